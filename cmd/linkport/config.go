@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+)
+
+// config is every setting; .env.example documents each one.
+type config struct {
+	Addr            string        `env:"LINKPORT_ADDR" envDefault:"127.0.0.1:8080"`
+	BaseURL         string        `env:"LINKPORT_BASE_URL" envDefault:"http://localhost:8080"`
+	DatabaseURL     string        `env:"LINKPORT_DATABASE_URL" envDefault:"./data/linkport.db"`
+	SessionStore    string        `env:"LINKPORT_SESSION_STORE" envDefault:"database"`
+	TokenKey        string        `env:"LINKPORT_TOKEN_KEY"`
+	Emulator        string        `env:"LINKPORT_EMULATOR" envDefault:"off"`
+	SessionIdle     time.Duration `env:"LINKPORT_SESSION_IDLE_TIMEOUT" envDefault:"2h"`
+	SessionLifetime time.Duration `env:"LINKPORT_SESSION_LIFETIME" envDefault:"24h"`
+	ProviderTimeout time.Duration `env:"LINKPORT_PROVIDER_TIMEOUT" envDefault:"10s"`
+	TrustedProxies  []string      `env:"LINKPORT_TRUSTED_PROXIES" envSeparator:","`
+	LogLevel        string        `env:"LINKPORT_LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"LINKPORT_LOG_FORMAT" envDefault:"text"`
+
+	GoogleClientID       string   `env:"LINKPORT_GOOGLE_CLIENT_ID"`
+	GoogleClientSecret   string   `env:"LINKPORT_GOOGLE_CLIENT_SECRET"`
+	FacebookClientID     string   `env:"LINKPORT_FACEBOOK_CLIENT_ID"`
+	FacebookClientSecret string   `env:"LINKPORT_FACEBOOK_CLIENT_SECRET"`
+	XClientID            string   `env:"LINKPORT_X_CLIENT_ID"`
+	XClientSecret        string   `env:"LINKPORT_X_CLIENT_SECRET"`
+	OIDCProviders        []string `env:"LINKPORT_OIDC_PROVIDERS" envSeparator:","`
+
+	baseURL *url.URL
+	oidc    []oidcSetting
+}
+
+// oidcSetting is one generic OpenID Connect provider, configured by
+// LINKPORT_OIDC_<NAME>_{LABEL,ISSUER,CLIENT_ID,CLIENT_SECRET,TRUST_EMAIL}.
+type oidcSetting struct {
+	Name, Label, Issuer, ClientID, ClientSecret string
+	TrustEmail                                  bool
+}
+
+// configError is a bad or missing setting: main prints it on one line and
+// exits with status 2.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+func badSetting(name, format string, args ...any) error {
+	return &configError{msg: name + ": " + fmt.Sprintf(format, args...)}
+}
+
+var providerName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// loadConfig reads the environment, then fills what it lacks from the
+// .env file if there is one; the real environment wins.
+func loadConfig(environ []string, envFile string) (config, error) {
+	vars := map[string]string{}
+	if envFile != "" {
+		fromFile, err := godotenv.Read(envFile)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return config{}, &configError{msg: envFile + ": " + err.Error()}
+		}
+		for k, v := range fromFile {
+			vars[k] = v
+		}
+	}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var cfg config
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) && len(agg.Errors) > 0 {
+			err = agg.Errors[0]
+		}
+		return config{}, &configError{msg: err.Error()}
+	}
+	return cfg, cfg.validate(vars)
+}
+
+func (c *config) validate(vars map[string]string) error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return badSetting("LINKPORT_BASE_URL", "must be an absolute http(s) URL with no path, e.g. https://login.example.com (got %q)", c.BaseURL)
+	}
+	u.Path = ""
+	c.baseURL = u
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return badSetting("LINKPORT_BASE_URL", "must be https unless the host is loopback (got %q)", c.BaseURL)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return badSetting("LINKPORT_ADDR", "must be host:port, e.g. 127.0.0.1:8080 (got %q)", c.Addr)
+	}
+	switch c.Emulator {
+	case "on", "off":
+	default:
+		return badSetting("LINKPORT_EMULATOR", "must be on or off (got %q)", c.Emulator)
+	}
+	if c.Emulator == "on" && !isLoopback(u.Hostname()) {
+		return badSetting("LINKPORT_EMULATOR", "the provider emulator signs anyone in as anyone, so it only runs when LINKPORT_BASE_URL is on loopback (localhost, 127.0.0.1, ::1); got %q", c.BaseURL)
+	}
+	if strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return badSetting("LINKPORT_DATABASE_URL", "PostgreSQL is not supported by this build yet; use a SQLite file path")
+	}
+	if c.DatabaseURL == "" {
+		return badSetting("LINKPORT_DATABASE_URL", "must be a SQLite file path")
+	}
+	if c.SessionStore != "database" {
+		return badSetting("LINKPORT_SESSION_STORE", "only \"database\" is supported by this build (got %q)", c.SessionStore)
+	}
+	if c.SessionIdle <= 0 || c.SessionLifetime <= 0 || c.SessionIdle > c.SessionLifetime {
+		return badSetting("LINKPORT_SESSION_IDLE_TIMEOUT", "must be positive and not longer than LINKPORT_SESSION_LIFETIME")
+	}
+	if c.ProviderTimeout <= 0 || c.ProviderTimeout > time.Minute {
+		return badSetting("LINKPORT_PROVIDER_TIMEOUT", "must be between 0 and 1m (got %s)", c.ProviderTimeout)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return badSetting("LINKPORT_TRUSTED_PROXIES", "%q is not an IP address or CIDR", p)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return badSetting("LINKPORT_LOG_LEVEL", "must be debug, info, warn or error (got %q)", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return badSetting("LINKPORT_LOG_FORMAT", "must be text or json (got %q)", c.LogFormat)
+	}
+	for _, pair := range [][3]string{
+		{"GOOGLE", c.GoogleClientID, c.GoogleClientSecret},
+		{"FACEBOOK", c.FacebookClientID, c.FacebookClientSecret},
+		{"X", c.XClientID, c.XClientSecret},
+	} {
+		if (pair[1] == "") != (pair[2] == "") {
+			return badSetting("LINKPORT_"+pair[0]+"_CLIENT_SECRET", "set both LINKPORT_%[1]s_CLIENT_ID and LINKPORT_%[1]s_CLIENT_SECRET, or neither", pair[0])
+		}
+	}
+	seen := map[string]bool{"google": true, "facebook": true, "x": true}
+	for _, name := range c.OIDCProviders {
+		name = strings.TrimSpace(name)
+		if !providerName.MatchString(name) || seen[name] {
+			return badSetting("LINKPORT_OIDC_PROVIDERS", "%q must be a new lower-case name (letters, digits, -), not google, facebook or x", name)
+		}
+		seen[name] = true
+		prefix := "LINKPORT_OIDC_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
+		s := oidcSetting{
+			Name:         name,
+			Label:        vars[prefix+"LABEL"],
+			Issuer:       vars[prefix+"ISSUER"],
+			ClientID:     vars[prefix+"CLIENT_ID"],
+			ClientSecret: vars[prefix+"CLIENT_SECRET"],
+			TrustEmail:   vars[prefix+"TRUST_EMAIL"] == "true",
+		}
+		if s.Label == "" {
+			s.Label = name
+		}
+		for key, v := range map[string]string{"ISSUER": s.Issuer, "CLIENT_ID": s.ClientID, "CLIENT_SECRET": s.ClientSecret} {
+			if v == "" {
+				return badSetting(prefix+key, "is required for OpenID Connect provider %q", name)
+			}
+		}
+		iu, err := url.Parse(s.Issuer)
+		if err != nil || iu.Host == "" || (iu.Scheme != "https" && !(iu.Scheme == "http" && isLoopback(iu.Hostname()))) {
+			return badSetting(prefix+"ISSUER", "must be an https URL (got %q)", s.Issuer)
+		}
+		if v := vars[prefix+"TRUST_EMAIL"]; v != "" && v != "true" && v != "false" {
+			return badSetting(prefix+"TRUST_EMAIL", "must be true or false (got %q)", v)
+		}
+		c.oidc = append(c.oidc, s)
+	}
+	return nil
+}
+
+// isLoopback reports whether a host name is this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

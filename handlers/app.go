@@ -1,0 +1,115 @@
+// Package handlers is Linkport's HTTP layer: the Gin routes, the middleware
+// that guards them (sessions, CSRF, security headers, request ids, panics)
+// and the handlers of each screen and flow. Rules about accounts live in
+// package accounts; handlers parse a request, call accounts or providers,
+// build a view model and render it.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/providers"
+)
+
+// Config is everything the HTTP layer needs; cmd/linkport builds it.
+type Config struct {
+	// BaseURL is the public URL of the portal, e.g. http://localhost:8080.
+	// Redirect URIs and cookie security come from it, never from request
+	// headers.
+	BaseURL   *url.URL
+	Accounts  *accounts.Service
+	Providers *providers.Registry
+	Sessions  *scs.SessionManager
+	Logger    *slog.Logger
+	// Ready reports whether the database and the session store answer.
+	Ready func(ctx context.Context) error
+	// Emulator, when set, is mounted at /_emulator/ (development only).
+	Emulator http.Handler
+	// TrustedProxies are the CIDRs whose X-Forwarded-For Gin believes;
+	// empty means none.
+	TrustedProxies []string
+	// ImageOrigins are extra origins allowed for avatars in the CSP
+	// (img-src), besides 'self' and https:.
+	ImageOrigins []string
+	// FlowTTL bounds how long a sign-in may stay at the provider.
+	FlowTTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// App holds every dependency of the handlers.
+type App struct {
+	cfg       Config
+	accounts  *accounts.Service
+	providers *providers.Registry
+	sessions  *scs.SessionManager
+	log       *slog.Logger
+	assets    *assets
+	now       func() time.Time
+	secure    bool
+}
+
+// New checks the configuration and builds the application.
+func New(cfg Config) (*App, error) {
+	if cfg.BaseURL == nil || cfg.Accounts == nil || cfg.Providers == nil || cfg.Sessions == nil {
+		return nil, errors.New("handlers: BaseURL, Accounts, Providers and Sessions are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.FlowTTL <= 0 || cfg.FlowTTL > 10*time.Minute {
+		cfg.FlowTTL = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(context.Context) error { return nil }
+	}
+	as, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{
+		cfg:       cfg,
+		accounts:  cfg.Accounts,
+		providers: cfg.Providers,
+		sessions:  cfg.Sessions,
+		log:       cfg.Logger,
+		assets:    as,
+		now:       cfg.Now,
+		secure:    cfg.BaseURL.Scheme == "https",
+	}
+	return a, nil
+}
+
+// NewSessionManager configures scs as DESIGN.md says: a __Host- cookie on
+// https, HttpOnly, SameSite=Lax (Strict would drop the cookie on the way
+// back from the provider), with an idle timeout and an absolute lifetime.
+func NewSessionManager(store scs.Store, baseURL *url.URL, idle, lifetime time.Duration) *scs.SessionManager {
+	sm := scs.New()
+	sm.Store = store
+	sm.Codec = safeCodec{}
+	sm.IdleTimeout = idle
+	sm.Lifetime = lifetime
+	sm.HashTokenInStore = true
+	sm.Cookie.Path = "/"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Persist = false
+	if baseURL.Scheme == "https" {
+		sm.Cookie.Name = "__Host-linkport"
+		sm.Cookie.Secure = true
+	} else {
+		sm.Cookie.Name = "linkport"
+	}
+	return sm
+}

@@ -1,0 +1,223 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/markbates/goth"
+
+	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/providers"
+)
+
+const intentLogin = "login"
+
+// beginAuth answers POST /auth/{provider}: start a sign-in. The state is
+// made here (never taken from the request — K1) and the flow, with the
+// provider's PKCE verifier and nonce, stays in the server-side session.
+func (a *App) beginAuth(c *gin.Context) {
+	p, ok := a.providers.Get(c.Param("provider"))
+	if !ok {
+		a.renderProblem(c, problemUnknownProvider)
+		return
+	}
+	state := randomToken()
+	sess, err := p.BeginAuth(state)
+	if err != nil {
+		a.log.WarnContext(c.Request.Context(), "begin sign-in failed", "provider", p.Name(), "err", err, "request_id", requestID(c))
+		a.renderProblem(c, problemFor(err))
+		return
+	}
+	authURL, err := sess.GetAuthURL()
+	if err != nil {
+		a.renderProblem(c, problemFor(err))
+		return
+	}
+	next := safeReturnPath(c.PostForm("next"))
+	if next == "/" {
+		next = "/accounts"
+	}
+	a.addFlow(c.Request.Context(), pendingFlow{
+		State:    state,
+		Provider: p.Name(),
+		Intent:   intentLogin,
+		ReturnTo: next,
+		Session:  sess.Marshal(),
+		Created:  a.now().Unix(),
+	})
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Redirect(http.StatusSeeOther, authURL)
+}
+
+// callbackError is a callback failure: the problem to show, and what to
+// log (never the code, state or tokens).
+type callbackError struct {
+	problem problem
+	reason  string
+	err     error
+}
+
+func (e *callbackError) Error() string { return e.reason }
+
+func fail(p problem, reason string, err error) *callbackError {
+	return &callbackError{problem: p, reason: reason, err: err}
+}
+
+// oauthCallback answers GET /auth/{provider}/callback. It never renders a
+// page: success and failure both answer 303 to a clean URL, so the code and
+// state leave the address bar and never reach a Referer (A-10).
+func (a *App) oauthCallback(c *gin.Context) {
+	ctx := c.Request.Context()
+	c.Header("Referrer-Policy", "no-referrer")
+	to, cerr := a.finishCallback(c)
+	if cerr != nil {
+		a.log.WarnContext(ctx, "sign-in failed",
+			"provider", c.Param("provider"), "reason", cerr.reason, "err", errString(cerr.err), "request_id", requestID(c))
+		c.Redirect(http.StatusSeeOther, "/auth/error?reason="+cerr.problem.code)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// finishCallback checks the callback against the pending flow, exchanges
+// the code and signs the person in. It returns where to send them.
+func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
+	ctx := c.Request.Context()
+	name := c.Param("provider")
+	p, ok := a.providers.Get(name)
+	if !ok {
+		return "", fail(problemInvalidState, "unknown provider", nil)
+	}
+	q := c.Request.URL.Query()
+	state, ok := single(q, "state")
+	if !ok {
+		return "", fail(problemInvalidState, "missing or repeated state", nil)
+	}
+	flow, ok := a.takeFlow(ctx, state)
+	if !ok {
+		return "", fail(problemInvalidState, "unknown state", nil)
+	}
+	// The flow is consumed from here on, whatever happens next.
+	if flow.Provider != p.Name() {
+		return "", fail(problemInvalidState, "provider mismatch", nil)
+	}
+	if flow.Intent != intentLogin {
+		return "", fail(problemInvalidState, "intent mismatch", nil)
+	}
+	if a.now().Sub(time.Unix(flow.Created, 0)) > a.cfg.FlowTTL {
+		return "", fail(problemExpired, "flow expired", nil)
+	}
+	if _, has := q["error"]; has {
+		if q.Get("error") == "access_denied" {
+			return "", fail(problemDenied, "consent denied", nil)
+		}
+		return "", fail(problemUnavailable, "provider returned an error", nil)
+	}
+	code, ok := single(q, "code")
+	if !ok || len(code) > 2048 {
+		return "", fail(problemInvalidState, "missing or repeated code", nil)
+	}
+	user, err := a.exchange(ctx, p, flow.Session, code)
+	if err != nil {
+		return "", fail(problemFor(err), "provider exchange failed", err)
+	}
+	res, err := a.accounts.SignIn(ctx, accounts.Profile{
+		Provider:      p.Name(),
+		Subject:       user.UserID,
+		Email:         user.Email,
+		EmailVerified: p.EmailVerified(user),
+		Name:          displayName(user),
+		Nickname:      user.NickName,
+		AvatarURL:     user.AvatarURL,
+	}, accounts.Meta{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
+	if err != nil {
+		return "", fail(problemFor(err), "sign-in failed", err)
+	}
+	// A new privilege level gets a new session token (B-02); the old
+	// anonymous token stops working, and so does its CSRF token.
+	if err := a.sessions.RenewToken(ctx); err != nil {
+		return "", fail(problemStoreDown, "renew session", err)
+	}
+	a.sessions.Put(ctx, keyUserID, res.User.ID)
+	a.sessions.Put(ctx, keyIdentityID, res.Identity.ID)
+	a.sessions.Put(ctx, keyAuthAt, a.now().Unix())
+	a.sessions.Put(ctx, keyCSRF, randomToken())
+	a.log.InfoContext(ctx, "signed in", "provider", p.Name(), "user_id", res.User.ID, "new_user", res.Created, "request_id", requestID(c))
+	return flow.ReturnTo, nil
+}
+
+// exchange trades the code (and only the code: the PKCE verifier and nonce
+// come from the stored session) for the person's profile. Provider tokens
+// are dropped here: Linkport does not call provider APIs after sign-in.
+func (a *App) exchange(ctx context.Context, p *providers.Provider, stored, code string) (u goth.User, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: provider code panicked", providers.ErrBadResponse)
+		}
+	}()
+	sess, err := p.UnmarshalSession(stored)
+	if err != nil {
+		return goth.User{}, fmt.Errorf("restore provider session: %w", err)
+	}
+	if _, err := sess.Authorize(p, url.Values{"code": {code}}); err != nil {
+		return goth.User{}, err
+	}
+	u, err = p.FetchUser(sess)
+	if err != nil {
+		return goth.User{}, err
+	}
+	if u.UserID == "" {
+		return goth.User{}, fmt.Errorf("%w: no subject", providers.ErrBadResponse)
+	}
+	u.AccessToken, u.RefreshToken, u.IDToken, u.AccessTokenSecret = "", "", "", ""
+	_ = ctx
+	return u, nil
+}
+
+func displayName(u goth.User) string {
+	switch {
+	case u.Name != "":
+		return u.Name
+	case u.FirstName != "" || u.LastName != "":
+		return u.FirstName + " " + u.LastName
+	case u.NickName != "":
+		return u.NickName
+	}
+	return ""
+}
+
+// single returns the one value of a query parameter; absent, empty or
+// repeated parameters are refused (parameter pollution, A-02g).
+func single(q url.Values, key string) (string, bool) {
+	v := q[key]
+	if len(v) != 1 || v[0] == "" {
+		return "", false
+	}
+	return v[0], true
+}
+
+// logout answers POST /logout: the session is destroyed on the server and
+// the browser told to forget what it holds.
+func (a *App) logout(c *gin.Context) {
+	ctx := c.Request.Context()
+	if err := a.sessions.Destroy(ctx); err != nil {
+		a.renderProblem(c, problemStoreDown)
+		return
+	}
+	c.Header("Clear-Site-Data", `"cache", "storage"`)
+	c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
+}
+
+var _ = errors.New

@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/providers"
+	"github.com/linkport/linkport/views"
+)
+
+// problem is one kind of failure a person can meet, with the page that
+// explains it. Its code travels in the URL of the error page after a failed
+// callback, so it is a fixed word, never text from the request.
+type problem struct {
+	code    string
+	status  int
+	heading string
+	message string
+	action  string
+	back    string
+}
+
+var (
+	problemInvalidState = problem{"invalid", http.StatusBadRequest, "This sign-in link is not valid",
+		"It may have been used already, or it was started in another browser. Start again from the sign-in page.", "Back to sign-in", "/login"}
+	problemExpired = problem{"expired", http.StatusBadRequest, "Your sign-in expired",
+		"You took longer than 10 minutes at the provider, so we stopped waiting. Please try again.", "Try again", "/login"}
+	problemDenied = problem{"denied", http.StatusForbidden, "Sign-in cancelled",
+		"You cancelled at the provider, so nothing was changed. You can choose another way to sign in.", "Back to sign-in", "/login"}
+	problemRejected = problem{"rejected", http.StatusBadGateway, "The provider's answer could not be trusted",
+		"The provider's reply did not pass our checks, so we did not sign you in. Please try again.", "Try again", "/login"}
+	problemUnavailable = problem{"unavailable", http.StatusBadGateway, "The provider is not answering properly",
+		"We could not finish signing you in because the provider had a problem. Nothing was changed. Try again in a moment, or choose another provider.", "Try again", "/login"}
+	problemTimeout = problem{"timeout", http.StatusGatewayTimeout, "The provider took too long",
+		"We stopped waiting for the provider. Nothing was changed. Try again in a moment, or choose another provider.", "Try again", "/login"}
+	problemStoreDown = problem{"down", http.StatusServiceUnavailable, "Linkport is temporarily unavailable",
+		"We could not reach our database. Nothing was changed. Please try again in a moment.", "Try again", "/"}
+	problemCSRF = problem{"forbidden", http.StatusForbidden, "This form has expired",
+		"For your safety we only accept forms sent from this page in this browser. Reload the page and try again.", "Back to start", "/"}
+	problemNotFound = problem{"notfound", http.StatusNotFound, "Page not found",
+		"There is nothing at this address.", "Go to Linkport", "/"}
+	problemMethod = problem{"method", http.StatusMethodNotAllowed, "That is not how this page is used",
+		"This address only accepts form submissions from Linkport's own pages.", "Go to Linkport", "/"}
+	problemInternal = problem{"internal", http.StatusInternalServerError, "Something went wrong on our side",
+		"We have logged the problem. Nothing was changed. Please try again.", "Go to Linkport", "/"}
+	problemUnknownProvider = problem{"provider", http.StatusNotFound, "Unknown sign-in provider",
+		"That provider is not configured here.", "Back to sign-in", "/login"}
+)
+
+// callbackProblem finds, by its code, a failure a callback redirected to.
+func callbackProblem(code string) (problem, bool) {
+	for _, p := range []problem{problemInvalidState, problemExpired, problemDenied, problemRejected, problemUnavailable, problemTimeout, problemStoreDown, problemInternal} {
+		if p.code == code {
+			return p, true
+		}
+	}
+	return problem{}, false
+}
+
+// problemFor maps an error from accounts or providers to the page a person
+// sees. It is the only place that does.
+func problemFor(err error) problem {
+	switch {
+	case errors.Is(err, providers.ErrTimeout):
+		return problemTimeout
+	case errors.Is(err, providers.ErrUnavailable), errors.Is(err, providers.ErrBadResponse):
+		return problemUnavailable
+	case errors.Is(err, providers.ErrRejected), errors.Is(err, accounts.ErrInvalidProfile):
+		return problemRejected
+	case errors.Is(err, accounts.ErrNotFound):
+		return problemNotFound
+	default:
+		return problemInternal
+	}
+}
+
+// renderProblem renders the friendly error page; with HX-Request it renders
+// the same page content as a fragment.
+func (a *App) renderProblem(c *gin.Context, p problem) {
+	a.render(c, p.status, views.Error(a.layout(c, p.heading), views.ErrorPage{
+		Status:    p.status,
+		Heading:   p.heading,
+		Message:   p.message,
+		ActionURL: p.back,
+		Action:    p.action,
+		RequestID: requestID(c),
+	}))
+}

@@ -1,0 +1,43 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/linkport/linkport/views"
+)
+
+// home answers GET /: the accounts page when signed in, else the chooser.
+func (a *App) home(c *gin.Context) {
+	if a.userID(c.Request.Context()) != 0 {
+		c.Redirect(http.StatusSeeOther, "/accounts")
+		return
+	}
+	a.loginPage(c)
+}
+
+// loginPage answers GET /login: one POST form per configured provider.
+func (a *App) loginPage(c *gin.Context) {
+	page := views.LoginPage{Next: ""}
+	if next := c.Query("next"); next != "" && safeReturnPath(next) == next {
+		page.Next = next
+	}
+	if c.Query("signed_out") == "1" {
+		page.Notice = "You are signed out."
+	}
+	for _, p := range a.providers.All() {
+		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name())})
+	}
+	a.render(c, http.StatusOK, views.Login(a.layout(c, "Sign in"), page))
+}
+
+// authError answers GET /auth/error?reason=...: where a failed callback
+// lands, so the callback URL itself never renders a page (A-10b).
+func (a *App) authError(c *gin.Context) {
+	p, ok := callbackProblem(c.Query("reason"))
+	if !ok {
+		p = problemInvalidState
+	}
+	a.renderProblem(c, p)
+}

@@ -1,0 +1,56 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Handler builds the router. Every state-changing request passes two
+// checks: http.CrossOriginProtection refuses cross-site browser requests,
+// and requireCSRF wants the session's token.
+func (a *App) Handler() (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	// Gin trusts every proxy by default (K13): trust none unless configured.
+	if err := r.SetTrustedProxies(a.cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.Use(requestIDs, a.accessLog, a.recoverPanics, a.securityHeaders)
+
+	r.GET("/healthz", a.healthz)
+	r.GET("/readyz", a.readyz)
+	r.GET("/static/*file", a.serveAsset)
+	if a.cfg.Emulator != nil {
+		r.Any("/_emulator/*path", gin.WrapH(a.cfg.Emulator))
+	}
+
+	s := r.Group("/", a.loadSession, a.requireCSRF)
+	s.GET("/", a.home)
+	s.GET("/login", a.loginPage)
+	s.POST("/auth/:provider", a.beginAuth)
+	s.GET("/auth/:provider/callback", a.oauthCallback)
+	s.GET("/auth/error", a.authError)
+	s.GET("/accounts", a.requireUser, a.accountsPage)
+	s.POST("/logout", a.logout)
+
+	r.NoRoute(a.loadSession, a.notFound)
+	r.NoMethod(a.loadSession, a.methodNotAllowed)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte("Cross-site request refused.\n"))
+	}))
+	return cop.Handler(r), nil
+}
+
+// notFound renders the 404 page.
+func (a *App) notFound(c *gin.Context) { a.renderProblem(c, problemNotFound) }
+
+// methodNotAllowed answers, for example, a GET to a POST-only route (B-07c).
+func (a *App) methodNotAllowed(c *gin.Context) { a.renderProblem(c, problemMethod) }

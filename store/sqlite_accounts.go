@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/linkport/linkport/accounts"
+)
+
+// querier is what reads need from *sql.DB and *sql.Tx alike.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// InTx runs fn in one BEGIN IMMEDIATE transaction. It commits when fn returns
+// nil, and rolls back when fn returns an error or panics; a panic is
+// re-raised after the rollback.
+func (s *SQLite) InTx(ctx context.Context, fn func(tx accounts.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tx.Rollback() // also runs while a panic unwinds, which then continues
+		}
+	}()
+	if err := fn(sqliteTx{tx}); err != nil {
+		return err
+	}
+	done = true
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", sqliteErr(err))
+	}
+	return nil
+}
+
+// User returns the user with the given id, or accounts.ErrNotFound.
+func (s *SQLite) User(ctx context.Context, id int64) (accounts.User, error) {
+	return getUser(ctx, s.db, id)
+}
+
+// Identities returns the user's identities ordered by creation time, then ID.
+func (s *SQLite) Identities(ctx context.Context, userID int64) ([]accounts.Identity, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+identityColumns+
+		" FROM identities WHERE user_id = ? ORDER BY created_at, id", userID)
+	if err != nil {
+		return nil, fmt.Errorf("identities of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var ids []accounts.Identity
+	for rows.Next() {
+		id, err := scanIdentity(rows)
+		if err != nil {
+			return nil, fmt.Errorf("identities of user %d: %w", userID, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("identities of user %d: %w", userID, err)
+	}
+	return ids, nil
+}
+
+// Events returns at most limit of the user's events, newest first; a limit of
+// zero or less returns them all.
+func (s *SQLite) Events(ctx context.Context, userID int64, limit int) ([]accounts.Event, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, kind, provider, identity_id, ip, user_agent, at
+		FROM events WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var es []accounts.Event
+	for rows.Next() {
+		var (
+			e          accounts.Event
+			identityID sql.NullInt64
+			at         int64
+		)
+		if err := rows.Scan(&e.ID, &e.UserID, &e.Kind, &e.Provider, &identityID, &e.IP, &e.UserAgent, &at); err != nil {
+			return nil, fmt.Errorf("events of user %d: %w", userID, err)
+		}
+		e.IdentityID = identityID.Int64
+		e.At = fromNanos(at)
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events of user %d: %w", userID, err)
+	}
+	return es, nil
+}
+
+// sqliteTx is accounts.Tx on a SQLite transaction.
+type sqliteTx struct{ tx *sql.Tx }
+
+// IdentityBySubject returns the identity (provider, subject), or
+// accounts.ErrNotFound.
+func (t sqliteTx) IdentityBySubject(ctx context.Context, provider, subject string) (accounts.Identity, error) {
+	id, err := scanIdentity(t.tx.QueryRowContext(ctx, "SELECT "+identityColumns+
+		" FROM identities WHERE provider = ? AND subject = ?", provider, subject))
+	if errors.Is(err, sql.ErrNoRows) {
+		return accounts.Identity{}, fmt.Errorf("identity %s/%q: %w", provider, subject, accounts.ErrNotFound)
+	}
+	if err != nil {
+		return accounts.Identity{}, fmt.Errorf("identity %s/%q: %w", provider, subject, err)
+	}
+	return id, nil
+}
+
+// User returns the user with the given id, or accounts.ErrNotFound.
+func (t sqliteTx) User(ctx context.Context, id int64) (accounts.User, error) {
+	return getUser(ctx, t.tx, id)
+}
+
+// CreateUser inserts u and returns it with its new ID.
+func (t sqliteTx) CreateUser(ctx context.Context, u accounts.User) (accounts.User, error) {
+	u.CreatedAt = orNow(u.CreatedAt)
+	u.UpdatedAt = orNow(u.UpdatedAt)
+	var email sql.NullString
+	if u.PrimaryEmail != "" {
+		email = sql.NullString{String: u.PrimaryEmail, Valid: true}
+	}
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (display_name, avatar_url, primary_email, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?)`, u.DisplayName, u.AvatarURL, email, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
+	if err != nil {
+		return accounts.User{}, fmt.Errorf("create user: %w", sqliteErr(err))
+	}
+	if u.ID, err = res.LastInsertId(); err != nil {
+		return accounts.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// CreateIdentity inserts id and returns it with its new ID;
+// accounts.ErrConflict when (Provider, Subject) is taken.
+func (t sqliteTx) CreateIdentity(ctx context.Context, id accounts.Identity) (accounts.Identity, error) {
+	id.CreatedAt = orNow(id.CreatedAt)
+	id.LastUsedAt = orNow(id.LastUsedAt)
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO identities
+		(user_id, provider, subject, email, email_verified, name, nickname, avatar_url, created_at, last_used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id.UserID, id.Provider, id.Subject, id.Email, id.EmailVerified, id.Name, id.Nickname, id.AvatarURL,
+		id.CreatedAt.UnixNano(), id.LastUsedAt.UnixNano())
+	if err != nil {
+		return accounts.Identity{}, fmt.Errorf("create identity %s/%q: %w", id.Provider, id.Subject, sqliteErr(err))
+	}
+	if id.ID, err = res.LastInsertId(); err != nil {
+		return accounts.Identity{}, fmt.Errorf("create identity: %w", err)
+	}
+	return id, nil
+}
+
+// UpdateIdentity saves the profile fields and LastUsedAt of id;
+// accounts.ErrNotFound when it does not exist.
+func (t sqliteTx) UpdateIdentity(ctx context.Context, id accounts.Identity) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE identities
+		SET email = ?, email_verified = ?, name = ?, nickname = ?, avatar_url = ?, last_used_at = ?
+		WHERE id = ?`,
+		id.Email, id.EmailVerified, id.Name, id.Nickname, id.AvatarURL, orNow(id.LastUsedAt).UnixNano(), id.ID)
+	if err != nil {
+		return fmt.Errorf("update identity %d: %w", id.ID, sqliteErr(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update identity %d: %w", id.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update identity %d: %w", id.ID, accounts.ErrNotFound)
+	}
+	return nil
+}
+
+// AddEvent appends e to its user's timeline.
+func (t sqliteTx) AddEvent(ctx context.Context, e accounts.Event) error {
+	var identityID sql.NullInt64
+	if e.IdentityID != 0 {
+		identityID = sql.NullInt64{Int64: e.IdentityID, Valid: true}
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO events (user_id, kind, provider, identity_id, ip, user_agent, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.UserID, e.Kind, e.Provider, identityID, e.IP, e.UserAgent, orNow(e.At).UnixNano())
+	if err != nil {
+		return fmt.Errorf("add %s event: %w", e.Kind, sqliteErr(err))
+	}
+	return nil
+}
+
+// getUser reads one user through q.
+func getUser(ctx context.Context, q querier, id int64) (accounts.User, error) {
+	var (
+		u                accounts.User
+		email            sql.NullString
+		created, updated int64
+	)
+	err := q.QueryRowContext(ctx, `SELECT id, display_name, avatar_url, primary_email, created_at, updated_at
+		FROM users WHERE id = ?`, id).Scan(&u.ID, &u.DisplayName, &u.AvatarURL, &email, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return accounts.User{}, fmt.Errorf("user %d: %w", id, accounts.ErrNotFound)
+	}
+	if err != nil {
+		return accounts.User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	u.PrimaryEmail = email.String
+	u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return u, nil
+}
+
+// identityColumns are the columns scanIdentity reads, in order.
+const identityColumns = "id, user_id, provider, subject, email, email_verified, name, nickname, avatar_url, created_at, last_used_at"
+
+// scanIdentity reads identityColumns from one row.
+func scanIdentity(row interface{ Scan(...any) error }) (accounts.Identity, error) {
+	var (
+		id            accounts.Identity
+		created, used int64
+	)
+	if err := row.Scan(&id.ID, &id.UserID, &id.Provider, &id.Subject, &id.Email, &id.EmailVerified,
+		&id.Name, &id.Nickname, &id.AvatarURL, &created, &used); err != nil {
+		return accounts.Identity{}, err
+	}
+	id.CreatedAt, id.LastUsedAt = fromNanos(created), fromNanos(used)
+	return id, nil
+}
+
+// fromNanos is the stored form of a time (Unix nanoseconds) back as UTC.
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// orNow returns t, or the current time when t is zero, without its monotonic
+// reading so that what is returned equals what is read back.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.UTC().Round(0)
+}

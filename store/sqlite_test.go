@@ -1,0 +1,328 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/store"
+)
+
+// openSQLite opens a fresh database file in t.TempDir, closed when t ends.
+func openSQLite(t *testing.T) *store.SQLite {
+	t.Helper()
+	s, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "linkport.db"))
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestSQLiteStore(t *testing.T) {
+	testStore(t, func(t *testing.T) accounts.Store { return openSQLite(t) })
+}
+
+func TestSQLiteMigrationsIdempotent(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "nested", "dir", "linkport.db")
+	s, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o700 {
+		t.Errorf("created directory mode = %o, want 700", perm)
+	}
+	u, _ := createUser(t, s, "google", "kept", at(0))
+	want := migrationRows(t, s.DB())
+	if len(want) == 0 || want[0] != "1 0001_init.sql" {
+		t.Errorf("schema_migrations = %q, want 0001_init.sql first", want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+
+	s, err = store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("re-open: %v", err)
+	}
+	defer s.Close()
+	if diff := cmp.Diff(want, migrationRows(t, s.DB())); diff != "" {
+		t.Errorf("schema_migrations changed on re-open (-want +got):\n%s", diff)
+	}
+	if _, err := s.User(ctx, u.ID); err != nil {
+		t.Errorf("user lost on re-open: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+// migrationRows lists schema_migrations as "version name".
+func migrationRows(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "SELECT version, name FROM schema_migrations ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var (
+			v    int
+			name string
+		)
+		if err := rows.Scan(&v, &name); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d %s", v, name))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestSQLiteConcurrentOpen(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("round%d.db", round))
+		const n = 4
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		stores := make([]*store.SQLite, n)
+		for i := range n {
+			wg.Go(func() { stores[i], errs[i] = store.OpenSQLite(t.Context(), path) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: OpenSQLite #%d: %v", round, i, err)
+			}
+			defer stores[i].Close()
+		}
+		if got := migrationRows(t, stores[0].DB()); len(got) != 1 {
+			t.Errorf("round %d: schema_migrations = %q, want each migration once", round, got)
+		}
+	}
+}
+
+func TestSQLitePragmas(t *testing.T) {
+	s := openSQLite(t)
+	ctx := t.Context()
+	// Hold several connections at once so the pragmas are checked on more
+	// than the first one the pool opened.
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := s.DB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var (
+			mode        string
+			fk, busy    int
+			synchronous int
+		)
+		for _, q := range []struct {
+			pragma string
+			dest   any
+		}{
+			{"journal_mode", &mode}, {"foreign_keys", &fk}, {"busy_timeout", &busy}, {"synchronous", &synchronous},
+		} {
+			if err := c.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.dest); err != nil {
+				t.Fatalf("PRAGMA %s: %v", q.pragma, err)
+			}
+		}
+		if mode != "wal" || fk != 1 || busy < 5000 || synchronous != 1 {
+			t.Errorf("conn %d: journal_mode=%s foreign_keys=%d busy_timeout=%d synchronous=%d; want wal, 1, >= 5000, 1 (NORMAL)",
+				i, mode, fk, busy, synchronous)
+		}
+	}
+}
+
+// TestSQLiteSchema is C-01d and E-04b on the schema itself: a unique index on
+// identities(provider, subject), no index on any email column, and CHECK and
+// NOT NULL constraints that refuse rows the service would never write.
+func TestSQLiteSchema(t *testing.T) {
+	s := openSQLite(t)
+	ctx := t.Context()
+	db := s.DB()
+
+	type index struct {
+		table, name string
+		unique      bool
+		columns     string
+	}
+	var indexes []index
+	for _, table := range []string{"users", "identities", "events", "sessions"} {
+		rows, err := db.QueryContext(ctx, `SELECT il.name, il."unique", group_concat(ii.name, ',')
+			FROM pragma_index_list(?) AS il, pragma_index_info(il.name) AS ii
+			GROUP BY il.name ORDER BY il.name`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			ix := index{table: table}
+			if err := rows.Scan(&ix.name, &ix.unique, &ix.columns); err != nil {
+				t.Fatal(err)
+			}
+			indexes = append(indexes, ix)
+		}
+		rows.Close()
+	}
+	var uniqueKey bool
+	for _, ix := range indexes {
+		if ix.table == "identities" && ix.unique && ix.columns == "provider,subject" {
+			uniqueKey = true
+		}
+		if strings.Contains(ix.columns, "email") {
+			t.Errorf("index %s on %s(%s): no index may cover an email column", ix.name, ix.table, ix.columns)
+		}
+	}
+	if !uniqueKey {
+		t.Errorf("no unique index on identities(provider, subject); indexes: %+v", indexes)
+	}
+
+	u, _ := createUser(t, s, "google", "owner", at(0))
+	insert := `INSERT INTO identities (user_id, provider, subject, created_at, last_used_at) VALUES (?, ?, ?, 0, 0)`
+	for _, tc := range []struct {
+		name    string
+		args    []any
+		wantErr string
+	}{
+		{"empty subject", []any{u.ID, "google", ""}, "CHECK constraint failed"},
+		{"empty provider", []any{u.ID, "", "1"}, "CHECK constraint failed"},
+		{"NULL subject", []any{u.ID, "google", nil}, "NOT NULL constraint failed"},
+		{"NULL provider", []any{u.ID, nil, "1"}, "NOT NULL constraint failed"},
+		{"NULL user_id", []any{nil, "google", "1"}, "NOT NULL constraint failed"},
+		{"missing user", []any{u.ID + 1, "google", "1"}, "FOREIGN KEY constraint failed"},
+	} {
+		_, err := db.ExecContext(ctx, insert, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: error = %v, want %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
+
+// TestSQLiteWaitsForWriter is E-06a: while another connection holds a write
+// lock for a second, concurrent sign-ins wait for it and all succeed.
+func TestSQLiteWaitsForWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "linkport.db")
+	s, err := store.OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// A separate pool, as another process would have.
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(time.Second)
+		if _, err := conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+			t.Errorf("COMMIT: %v", err)
+		}
+	}()
+
+	svc := accounts.NewService(s, nil)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = svc.SignIn(t.Context(), accounts.Profile{Provider: "google", Subject: fmt.Sprint("busy-", i)}, accounts.Meta{})
+		})
+	}
+	wg.Wait()
+	<-released
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("SignIn #%d: %v", i, err)
+		}
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("sign-ins finished after %v; the lock was not held against them", waited)
+	}
+	var users int
+	if err := s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM users").Scan(&users); err != nil {
+		t.Fatal(err)
+	}
+	if users != n {
+		t.Errorf("users = %d, want %d", users, n)
+	}
+}
+
+func TestSQLiteSessionStore(t *testing.T) {
+	s := openSQLite(t)
+	ss := s.SessionStore()
+	data := []byte("session\x00data")
+	if err := ss.Commit("tok1", data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.Commit("expired", data, time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := ss.Find("tok1")
+	if err != nil || !ok {
+		t.Fatalf("Find(tok1) = %v, %v; want found", ok, err)
+	}
+	if diff := cmp.Diff(data, got); diff != "" {
+		t.Errorf("Find(tok1) data (-want +got):\n%s", diff)
+	}
+	if _, ok, err := ss.Find("expired"); err != nil || ok {
+		t.Errorf("Find(expired) = %v, %v; want not found", ok, err)
+	}
+	// The session lives in the same database as the accounts.
+	var n int
+	if err := s.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM sessions WHERE token = 'tok1'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("sessions rows for tok1 = %d, %v; want 1", n, err)
+	}
+	if err := ss.Delete("tok1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := ss.Find("tok1"); err != nil || ok {
+		t.Errorf("Find(tok1) after Delete = %v, %v; want not found", ok, err)
+	}
+}
+
+func TestOpenSQLiteRejectsBadPath(t *testing.T) {
+	for _, p := range []string{"", filepath.Join(t.TempDir(), "a?mode=ro")} {
+		if s, err := store.OpenSQLite(t.Context(), p); err == nil {
+			s.Close()
+			t.Errorf("OpenSQLite(%q) succeeded, want an error", p)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+// Package views holds the templ components that render Linkport's screens.
+// Components take the small view-model structs declared here, never
+// database rows or provider types, so a screen can be rendered and tested
+// on its own.
+package views
+
+// Layout is what every full page needs besides its own content.
+type Layout struct {
+	Title     string
+	CSRFToken string
+	// Assets maps a logical asset name ("app.css", "htmx.min.js") to its
+	// content-hashed URL.
+	Assets   map[string]string
+	SignedIn bool
+	UserName string
+	Nonce    string
+}
+
+// Asset returns the hashed URL of a logical asset name.
+func (l Layout) Asset(name string) string {
+	if u, ok := l.Assets[name]; ok {
+		return u
+	}
+	return "/static/" + name
+}
+
+// ProviderButton is one choice on the login page.
+type ProviderButton struct {
+	Name  string // URL name: google, facebook, x, or a configured OIDC name
+	Label string // "Google", "X (Twitter)"
+	Icon  string // hashed icon URL
+}
+
+// LoginPage is the provider chooser.
+type LoginPage struct {
+	Providers []ProviderButton
+	Next      string // local return path, carried in a hidden field
+	Notice    string // e.g. "You are signed out."
+}
+
+// IdentityView is one connected account on the accounts page.
+type IdentityView struct {
+	ID            int64
+	Provider      string
+	ProviderLabel string
+	Icon          string
+	Name          string
+	Nickname      string
+	Email         string
+	EmailVerified bool
+	AvatarURL     string
+	LinkedAt      string // formatted, UTC
+	LinkedAtISO   string
+	LastUsedAt    string
+	LastUsedISO   string
+	Current       bool // the identity this session signed in with
+}
+
+// AccountsPage is "Connected accounts".
+type AccountsPage struct {
+	DisplayName string
+	AvatarURL   string
+	Identities  []IdentityView
+}
+
+// ErrorPage is the friendly page shown for every failure.
+type ErrorPage struct {
+	Status    int
+	Heading   string
+	Message   string
+	ActionURL string // where the way back leads (a local path)
+	Action    string // its label
+	RequestID string
+}
