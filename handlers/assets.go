@@ -64,3 +64,10 @@ func (a *App) icon(provider string) string {
 	}
 	return a.assets.urls["oidc.svg"]
 }
+
+// favicon answers GET /favicon.ico, which browsers ask for on pages that
+// name no icon (the emulator's).
+func (a *App) favicon(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=86400")
+	c.Data(http.StatusOK, "image/svg+xml", a.assets.files[strings.TrimPrefix(a.assets.urls["favicon.svg"], "/static/")].body)
+}

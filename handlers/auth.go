@@ -119,6 +119,13 @@ func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
 	if a.now().Sub(time.Unix(flow.Created, 0)) > a.cfg.FlowTTL {
 		return "", fail(problemExpired, "flow expired", nil)
 	}
+	// Mix-up defence (RFC 9207, A-07): an "iss" must name this provider
+	// exactly, on success and on error; a provider without an issuer
+	// accepts none. Google sends iss without advertising it (K14); our
+	// policy: checked when present, not required when absent.
+	if iss, has := q["iss"]; has && (len(iss) != 1 || !p.AcceptsIssuer(iss[0])) {
+		return "", fail(problemInvalidState, "issuer mismatch", nil)
+	}
 	if _, has := q["error"]; has {
 		if q.Get("error") == "access_denied" {
 			return "", fail(problemDenied, "consent denied", nil)

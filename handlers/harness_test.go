@@ -3,6 +3,11 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/handlers"
@@ -69,21 +76,29 @@ func (s *syncBuffer) String() string {
 // portal is a whole Linkport behind a real router, with the emulator on
 // its own server (another origin, as a real provider is).
 type portal struct {
-	t       *testing.T
-	srv     *httptest.Server
-	emuSrv  *httptest.Server
-	emu     *emulator.Emulator
-	db      *store.SQLite
-	clock   *clock
-	logs    *syncBuffer
-	dbPath  string
-	options portalOptions
+	t        *testing.T
+	srv      *httptest.Server
+	emuSrv   *httptest.Server
+	emu      *emulator.Emulator
+	db       *store.SQLite
+	clock    *clock
+	logs     *syncBuffer
+	dbPath   string
+	options  portalOptions
+	reg      *providers.Registry
+	accounts *accounts.Service
+	// back records the providers' back-channel calls when
+	// portalOptions.record is set; nil otherwise.
+	back *backChannel
 }
 
 type portalOptions struct {
 	timeout time.Duration
 	dbPath  string
 	extra   func(base string) []*providers.Provider
+	// record routes the emulated providers' back-channel calls through a
+	// backChannel that records them (and can tamper with them).
+	record bool
 }
 
 func newPortal(t *testing.T) *portal { return newPortalWith(t, portalOptions{}) }
@@ -108,7 +123,14 @@ func newPortalWith(t *testing.T, o portalOptions) *portal {
 	base := "http://" + p.srv.Listener.Addr().String()
 	emuBase := "http://" + p.emuSrv.Listener.Addr().String()
 
-	emu, list, err := providers.EmulatedAt(ctx, db.DB(), base, emuBase, o.timeout, p.clock.Now)
+	var emu *emulator.Emulator
+	var list []*providers.Provider
+	if o.record {
+		p.back = &backChannel{}
+		emu, list, err = emulatedRecorded(ctx, db, base, emuBase, o.timeout, p.clock.Now, p.back)
+	} else {
+		emu, list, err = providers.EmulatedAt(ctx, db.DB(), base, emuBase, o.timeout, p.clock.Now)
+	}
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}
@@ -120,11 +142,13 @@ func newPortalWith(t *testing.T, o portalOptions) *portal {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.reg = reg
+	p.accounts = accounts.NewService(db, p.clock.Now)
 	baseURL, _ := url.Parse(base)
 	log := slog.New(slog.NewJSONHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := handlers.New(handlers.Config{
 		BaseURL:      baseURL,
-		Accounts:     accounts.NewService(db, p.clock.Now),
+		Accounts:     p.accounts,
 		Providers:    reg,
 		Sessions:     handlers.NewSessionManager(db.SessionStore(), baseURL, time.Hour, 24*time.Hour),
 		Logger:       log,
@@ -154,6 +178,9 @@ type browser struct {
 	t      *testing.T
 	p      *portal
 	client *http.Client
+	// history holds every response this browser received, in order, so
+	// tests can search all of them for something that must never appear.
+	history []response
 }
 
 func (p *portal) browser() *browser {
@@ -179,7 +206,9 @@ func (b *browser) do(req *http.Request) response {
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
-	return response{Response: res, Body: string(body)}
+	r := response{Response: res, Body: string(body)}
+	b.history = append(b.history, r)
+	return r
 }
 
 func (b *browser) get(rawURL string) response {
@@ -306,4 +335,304 @@ func identitiesOn(body string) []string {
 
 func person(name, email string) emulator.Person {
 	return emulator.Person{Name: name, Email: email, EmailVerified: email != ""}
+}
+
+// backChannel is an http.RoundTripper between the providers and the
+// emulator that records every back-channel call (token, userinfo, JWKS...)
+// with its form body and the answer, so tests can see what the portal sent
+// (PKCE verifier, redirect_uri) and what it was given (tokens). A hook may
+// change a call's form before it is sent, or answer it instead of the
+// emulator.
+type backChannel struct {
+	next  http.RoundTripper
+	mu    sync.Mutex
+	calls []backCall
+	hook  func(*backCall) *http.Response
+}
+
+// backCall is one recorded back-channel call.
+type backCall struct {
+	Method string
+	URL    *url.URL
+	Header http.Header
+	Form   url.Values // the form body of a form-encoded request, after the hook
+	Status int
+	Body   string // the answer's body
+}
+
+// setHook installs (or, with nil, removes) the hook.
+func (bc *backChannel) setHook(h func(*backCall) *http.Response) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	bc.hook = h
+}
+
+// RoundTrip implements http.RoundTripper.
+func (bc *backChannel) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := backCall{Method: req.Method, URL: req.URL, Header: req.Header.Clone()}
+	var body []byte
+	if req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+	}
+	isForm := strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
+	if isForm {
+		c.Form, _ = url.ParseQuery(string(body))
+	}
+	bc.mu.Lock()
+	hook := bc.hook
+	bc.mu.Unlock()
+	var resp *http.Response
+	if hook != nil {
+		resp = hook(&c)
+	}
+	if resp == nil {
+		if isForm {
+			body = []byte(c.Form.Encode())
+		}
+		out := req.Clone(req.Context())
+		out.Body = io.NopCloser(bytes.NewReader(body))
+		out.ContentLength = int64(len(body))
+		out.GetBody = nil
+		var err error
+		if resp, err = bc.next.RoundTrip(out); err != nil {
+			bc.record(c)
+			return nil, err
+		}
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(rb))
+	c.Status, c.Body = resp.StatusCode, string(rb)
+	bc.record(c)
+	return resp, nil
+}
+
+func (bc *backChannel) record(c backCall) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	bc.calls = append(bc.calls, c)
+}
+
+// tokenCalls returns the recorded calls to a provider's token endpoint
+// (/google/token, /facebook/oauth/access_token, /x/2/oauth2/token).
+func (bc *backChannel) tokenCalls(provider string) []backCall {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	var out []backCall
+	for _, c := range bc.calls {
+		path := c.URL.Path
+		if strings.HasPrefix(path, "/"+provider+"/") && (strings.HasSuffix(path, "/token") || strings.HasSuffix(path, "/access_token")) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// isTokenCall reports whether a call goes to a token endpoint.
+func isTokenCall(c *backCall) bool {
+	return strings.HasSuffix(c.URL.Path, "/token") || strings.HasSuffix(c.URL.Path, "/access_token")
+}
+
+// emulatedRecorded is providers.EmulatedAt with the back channel going
+// through bc: the same clients, emulator and provider configurations.
+func emulatedRecorded(ctx context.Context, db *store.SQLite, base, emuBase string, timeout time.Duration, now func() time.Time, bc *backChannel) (*emulator.Emulator, []*providers.Provider, error) {
+	clients := map[string]emulator.Client{}
+	for _, name := range []string{"google", "facebook", "x"} {
+		clients[name] = emulator.Client{
+			ID:          "linkport-emulator-" + name,
+			Secret:      "secret-" + name + "-" + strings.Repeat("s", 20),
+			RedirectURI: base + "/auth/" + name + "/callback",
+		}
+	}
+	emu, err := emulator.New(ctx, emulator.Config{DB: db.DB(), BaseURL: emuBase, Clients: clients, Now: now})
+	if err != nil {
+		return nil, nil, err
+	}
+	bc.next = emu.Transport(nil)
+	client := providers.NewHTTPClient(timeout, bc)
+	common := func(name string) providers.Common {
+		c := clients[name]
+		return providers.Common{
+			Name: name, ClientID: c.ID, ClientSecret: c.Secret, CallbackURL: c.RedirectURI,
+			HTTPClient: client, AllowInsecureHTTP: true,
+		}
+	}
+	g := providers.Google(common("google"))
+	g.Issuer = emu.Issuer()
+	google, err := providers.NewOIDC(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	facebook, err := providers.NewFacebook(providers.FacebookConfig{Common: common("facebook"), EmulatorBase: emuBase + "/facebook"})
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := providers.NewX(providers.XConfig{
+		Common:    common("x"),
+		AuthURL:   emuBase + "/x/i/oauth2/authorize",
+		TokenURL:  emuBase + "/x/2/oauth2/token",
+		UserURL:   emuBase + "/x/2/users/me",
+		RevokeURL: emuBase + "/x/2/oauth2/revoke",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return emu, []*providers.Provider{google, facebook, x}, nil
+}
+
+// handlerAt builds another Linkport on the same database and providers
+// whose public base URL is base (e.g. https://portal.example), for tests
+// of what depends on the scheme: cookie name and flags, HSTS. It is driven
+// with httptest.NewRecorder.
+func (p *portal) handlerAt(base string) http.Handler {
+	p.t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	app, err := handlers.New(handlers.Config{
+		BaseURL:   u,
+		Accounts:  p.accounts,
+		Providers: p.reg,
+		Sessions:  handlers.NewSessionManager(p.db.SessionStore(), u, time.Hour, 24*time.Hour),
+		Now:       p.clock.Now,
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	h, err := app.Handler()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return h
+}
+
+// storeKey is the sessions-table key of a session token: scs with
+// HashTokenInStore keeps base64url(SHA-256(token)), never the token.
+func storeKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// sessionRows counts the sessions-table rows whose key is exactly key.
+func (p *portal) sessionRows(key string) int {
+	p.t.Helper()
+	var n int
+	if err := p.db.DB().QueryRow("SELECT count(*) FROM sessions WHERE token = ?", key).Scan(&n); err != nil {
+		p.t.Fatal(err)
+	}
+	return n
+}
+
+// sessionValues decodes the stored session of a token, as scs would.
+func (p *portal) sessionValues(token string) (map[string]any, bool) {
+	p.t.Helper()
+	var data []byte
+	err := p.db.DB().QueryRow("SELECT data FROM sessions WHERE token = ?", storeKey(token)).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false
+	}
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	_, values, err := scs.GobCodec{}.Decode(data)
+	if err != nil {
+		p.t.Fatalf("decode session: %v", err)
+	}
+	return values, true
+}
+
+// storedFlow is the part of a pending flow the tests look at.
+type storedFlow struct {
+	State    string `json:"state"`
+	Provider string `json:"provider"`
+	Session  string `json:"session"`
+}
+
+// storedFlows returns the pending flows kept in a token's session.
+func (p *portal) storedFlows(token string) []storedFlow {
+	p.t.Helper()
+	values, ok := p.sessionValues(token)
+	if !ok {
+		return nil
+	}
+	raw, _ := values["flows"].(string)
+	if raw == "" {
+		return nil
+	}
+	var fs []storedFlow
+	if err := json.Unmarshal([]byte(raw), &fs); err != nil {
+		p.t.Fatalf("decode flows: %v", err)
+	}
+	return fs
+}
+
+// setSession puts a session cookie into this browser, as an attacker who
+// plants or replays a token would.
+func (b *browser) setSession(token string) {
+	u, _ := url.Parse(b.p.srv.URL)
+	b.client.Jar.SetCookies(u, []*http.Cookie{{Name: "linkport", Value: token, Path: "/"}})
+}
+
+// newRequest builds a request to the portal with the given headers.
+func (b *browser) newRequest(method, rawURL, body string, header map[string]string) *http.Request {
+	b.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, b.abs(rawURL), r)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+// signedIn reports whether the browser's session is signed in: /accounts
+// answers 200 rather than sending it to the sign-in page.
+func (b *browser) signedIn() bool {
+	b.t.Helper()
+	res := b.get("/accounts")
+	switch {
+	case res.StatusCode == http.StatusOK:
+		return true
+	case res.StatusCode == http.StatusSeeOther && strings.HasPrefix(res.Header.Get("Location"), "/login"):
+		return false
+	}
+	b.t.Fatalf("GET /accounts: unexpected %d %q", res.StatusCode, res.Header.Get("Location"))
+	return false
+}
+
+// wantCallbackFailure checks that a callback answered 303 to the error page
+// for reason, and that the error page answers status with a way back.
+func wantCallbackFailure(t *testing.T, b *browser, res response, reason string, status int) {
+	t.Helper()
+	want := "/auth/error?reason=" + reason
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+		t.Fatalf("callback: %d %q, want 303 %q; logs:\n%s", res.StatusCode, res.Header.Get("Location"), want, b.p.logs.String())
+	}
+	page := b.get(want)
+	if page.StatusCode != status || !strings.Contains(page.Body, `data-testid="error-action"`) {
+		t.Errorf("GET %s: status %d, want %d with a way back", want, page.StatusCode, status)
+	}
+}
+
+// callbackWith returns the callback URL with its query changed by set
+// (a nil value slice deletes the parameter).
+func callbackWith(cb *url.URL, set url.Values) *url.URL {
+	u := *cb
+	q := u.Query()
+	for k, v := range set {
+		if v == nil {
+			q.Del(k)
+		} else {
+			q[k] = v
+		}
+	}
+	u.RawQuery = q.Encode()
+	return &u
 }

@@ -24,9 +24,7 @@ func (a *App) Handler() (http.Handler, error) {
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)
 	r.GET("/static/*file", a.serveAsset)
-	if a.cfg.Emulator != nil {
-		r.Any("/_emulator/*path", gin.WrapH(a.cfg.Emulator))
-	}
+	r.GET("/favicon.ico", a.favicon)
 
 	s := r.Group("/", a.loadSession, a.requireCSRF)
 	s.GET("/", a.home)
@@ -46,7 +44,16 @@ func (a *App) Handler() (http.Handler, error) {
 		w.WriteHeader(http.StatusForbidden)
 		_, _ = w.Write([]byte("Cross-site request refused.\n"))
 	}))
-	return cop.Handler(r), nil
+	if a.cfg.Emulator == nil {
+		return cop.Handler(r), nil
+	}
+	// The emulator stands in for other sites: it answers outside the
+	// portal's router, so the portal's headers (its CSP above all) do not
+	// apply to the emulator's pages; it sets its own.
+	mux := http.NewServeMux()
+	mux.Handle("/_emulator/", cop.Handler(a.cfg.Emulator))
+	mux.Handle("/", cop.Handler(r))
+	return mux, nil
 }
 
 // notFound renders the 404 page.

@@ -10,17 +10,6 @@ import (
 	"github.com/linkport/linkport/providers/emulator"
 )
 
-// Emulated starts the local emulator of Google, Facebook and X on db and
-// returns it with the three providers configured against it. portalBase is
-// the portal's URL (loopback only; the caller checks); the emulator is
-// served at portalBase + "/_emulator" and the providers' back-channel calls
-// reach it in-process through its Transport. Client secrets are made anew
-// at every start: they only have to match between the two halves of this
-// process.
-func Emulated(ctx context.Context, db *sql.DB, portalBase string, timeout time.Duration) (*emulator.Emulator, []*Provider, error) {
-	return EmulatedAt(ctx, db, portalBase, portalBase+"/_emulator", timeout, nil)
-}
-
 // EmulatedAt is Emulated with the emulator at any base URL, for tests that
 // serve it from its own httptest server. next carries requests the
 // emulator does not serve (nil: the default transport).

@@ -106,6 +106,7 @@ func NewOIDC(cfg OIDCConfig) (*Provider, error) {
 		Label:              cfg.Label,
 		trustEmailVerified: cfg.TrustEmailVerified,
 		formActionOrigins:  op.formActionOrigins,
+		issuer:             cfg.Issuer,
 	}, nil
 }
 

@@ -23,6 +23,18 @@ type Provider struct {
 	// func because an OIDC provider learns its authorization endpoint only
 	// from discovery.
 	formActionOrigins func() []string
+	// issuer is the OpenID Connect issuer; empty for plain OAuth 2.0
+	// providers, which have none.
+	issuer string
+}
+
+// AcceptsIssuer reports whether iss, the RFC 9207 "iss" parameter of an
+// authorization response, names this provider. A provider without an
+// issuer accepts none: an "iss" on its callback means the response came
+// from another server (mix-up, A-07). Comparison is exact, as RFC 9207
+// §2.4 says.
+func (p *Provider) AcceptsIssuer(iss string) bool {
+	return p.issuer != "" && iss == p.issuer
 }
 
 // FormActionOrigins returns scheme://host[:port] of every URL a browser is

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ type config struct {
 	SessionStore    string        `env:"LINKPORT_SESSION_STORE" envDefault:"database"`
 	TokenKey        string        `env:"LINKPORT_TOKEN_KEY"`
 	Emulator        string        `env:"LINKPORT_EMULATOR" envDefault:"off"`
+	EmulatorURL     string        `env:"LINKPORT_EMULATOR_URL"`
 	SessionIdle     time.Duration `env:"LINKPORT_SESSION_IDLE_TIMEOUT" envDefault:"2h"`
 	SessionLifetime time.Duration `env:"LINKPORT_SESSION_LIFETIME" envDefault:"24h"`
 	ProviderTimeout time.Duration `env:"LINKPORT_PROVIDER_TIMEOUT" envDefault:"10s"`
@@ -37,8 +39,9 @@ type config struct {
 	XClientSecret        string   `env:"LINKPORT_X_CLIENT_SECRET"`
 	OIDCProviders        []string `env:"LINKPORT_OIDC_PROVIDERS" envSeparator:","`
 
-	baseURL *url.URL
-	oidc    []oidcSetting
+	baseURL     *url.URL
+	emulatorURL string
+	oidc        []oidcSetting
 }
 
 // oidcSetting is one generic OpenID Connect provider, configured by
@@ -80,13 +83,25 @@ func loadConfig(environ []string, envFile string) (config, error) {
 	}
 	var cfg config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		var agg env.AggregateError
-		if errors.As(err, &agg) && len(agg.Errors) > 0 {
-			err = agg.Errors[0]
-		}
-		return config{}, &configError{msg: err.Error()}
+		return config{}, parseError(err)
 	}
 	return cfg, cfg.validate(vars)
+}
+
+// parseError turns the env library's error into one line that names the
+// variable, not the Go field.
+func parseError(err error) error {
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		err = agg.Errors[0]
+	}
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		if f, ok := reflect.TypeFor[config]().FieldByName(pe.Name); ok {
+			return badSetting(f.Tag.Get("env"), "cannot read it as %s: %v", pe.Type, pe.Err)
+		}
+	}
+	return &configError{msg: err.Error()}
 }
 
 func (c *config) validate(vars map[string]string) error {
@@ -109,6 +124,14 @@ func (c *config) validate(vars map[string]string) error {
 	}
 	if c.Emulator == "on" && !isLoopback(u.Hostname()) {
 		return badSetting("LINKPORT_EMULATOR", "the provider emulator signs anyone in as anyone, so it only runs when LINKPORT_BASE_URL is on loopback (localhost, 127.0.0.1, ::1); got %q", c.BaseURL)
+	}
+	c.emulatorURL = u.String() + "/_emulator"
+	if c.EmulatorURL != "" {
+		eu, err := url.Parse(c.EmulatorURL)
+		if err != nil || eu.Scheme != u.Scheme || !isLoopback(eu.Hostname()) || eu.Port() != u.Port() || eu.Path != "/_emulator" || eu.RawQuery != "" {
+			return badSetting("LINKPORT_EMULATOR_URL", "must be this server under another loopback name, with path /_emulator, e.g. http://127.0.0.1:8080/_emulator (got %q)", c.EmulatorURL)
+		}
+		c.emulatorURL = eu.String()
 	}
 	if strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return badSetting("LINKPORT_DATABASE_URL", "PostgreSQL is not supported by this build yet; use a SQLite file path")

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -71,6 +72,9 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	}
 	if emu != nil {
 		hc.Emulator = emu.Handler()
+		// Emulated avatars come from the emulator's origin.
+		eu, _ := url.Parse(cfg.emulatorURL)
+		hc.ImageOrigins = []string{eu.Scheme + "://" + eu.Host}
 	}
 	app, err := handlers.New(hc)
 	if err != nil {

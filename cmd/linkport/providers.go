@@ -19,7 +19,7 @@ func buildProviders(ctx context.Context, cfg config, db *sql.DB) (*providers.Reg
 	var emu *emulator.Emulator
 	if cfg.Emulator == "on" {
 		var err error
-		emu, list, err = providers.Emulated(ctx, db, base, cfg.ProviderTimeout)
+		emu, list, err = providers.EmulatedAt(ctx, db, base, cfg.emulatorURL, cfg.ProviderTimeout, nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("start the provider emulator: %w", err)
 		}

@@ -127,6 +127,12 @@ func (e *Emulator) render(w http.ResponseWriter, status int, name string, v page
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	// The emulator's own policy, as a provider has its own: no script at
+	// all. No form-action: the consent form's redirect goes back to the
+	// portal, on another site (K15).
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
