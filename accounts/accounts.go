@@ -11,6 +11,7 @@ package accounts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -20,8 +21,14 @@ type User struct {
 	DisplayName  string
 	AvatarURL    string
 	PrimaryEmail string // empty when unknown; only ever set from a verified email
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// NameIdentityID and AvatarIdentityID are the identities that supply
+	// DisplayName and AvatarURL (see [Service.SetProfileSource]); 0 when none
+	// does. DisplayName and AvatarURL are cached copies, so pages need not
+	// read the identities.
+	NameIdentityID   int64
+	AvatarIdentityID int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Identity is one provider account connected to a User; unique by
@@ -65,13 +72,24 @@ type Event struct {
 	At         time.Time
 }
 
-// Event kinds. More kinds come with linking, unlinking, merging and session
-// management.
+// Event kinds. More kinds come with session management.
 const (
 	// EventSignedUp records the first sign-in of a new user.
 	EventSignedUp = "signed_up"
 	// EventSignedIn records a sign-in of an existing user.
 	EventSignedIn = "signed_in"
+	// EventLinked records a provider identity connected to the user.
+	EventLinked = "linked"
+	// EventUnlinked records a provider identity removed from the user.
+	EventUnlinked = "unlinked"
+	// EventMerged records an identity that arrived with a merged account.
+	EventMerged = "merged"
+	// EventLinkRefused records a link attempt of an identity that belongs to
+	// another account. It names neither that account nor its identity.
+	EventLinkRefused = "link_refused"
+	// EventProfileChanged records a change of the identity that supplies the
+	// display name or the avatar.
+	EventProfileChanged = "profile_changed"
 )
 
 // Meta is who and where a change came from, for the timeline.
@@ -90,6 +108,23 @@ var (
 	// ErrConflict means a unique constraint was violated, such as a second
 	// identity with the same (provider, subject).
 	ErrConflict = errors.New("conflict")
+	// ErrIdentityTaken means the identity to link belongs to another account.
+	// Link returns it inside a [*TakenError].
+	ErrIdentityTaken = errors.New("identity belongs to another account")
+	// ErrAlreadyLinked means the identity to link is already this account's.
+	// Link returns the identity with it: a repeated link is harmless (C-05b).
+	ErrAlreadyLinked = errors.New("identity already linked to this account")
+	// ErrLastIdentity means the identity is the account's only way to sign in
+	// and cannot be removed (C-06a).
+	ErrLastIdentity = errors.New("cannot remove the last way to sign in")
+	// ErrNotOwner means the identity does not exist or is another account's.
+	// It wraps ErrNotFound so that both cases look the same to the caller and
+	// no one learns that someone else holds the id (C-06c).
+	ErrNotOwner = fmt.Errorf("identity is not one of this account's: %w", ErrNotFound)
+	// ErrSameAccount means a merge of an account into itself.
+	ErrSameAccount = errors.New("cannot merge an account into itself")
+	// ErrInvalidField means a profile field that no identity can supply.
+	ErrInvalidField = errors.New("invalid profile field")
 )
 
 // Store is what the service needs from storage. All writes go through InTx.
@@ -125,4 +160,34 @@ type Tx interface {
 	UpdateIdentity(ctx context.Context, id Identity) error
 	// AddEvent appends e to its user's timeline, ignoring e.ID.
 	AddEvent(ctx context.Context, e Event) error
+
+	// LockUser holds the user against concurrent changes until the
+	// transaction ends, or returns ErrNotFound. Rules that count or move a
+	// user's identities call it first, so that two of them cannot both pass
+	// a check the other invalidates (C-06b). A database whose write
+	// transactions are already serialized may only check that the user
+	// exists; others lock the row (SELECT ... FOR UPDATE).
+	LockUser(ctx context.Context, userID int64) error
+	// IdentityByID returns the identity with the given id, or ErrNotFound.
+	IdentityByID(ctx context.Context, id int64) (Identity, error)
+	// IdentitiesOf returns the user's identities ordered by CreatedAt, then
+	// ID; none when the user has none or does not exist.
+	IdentitiesOf(ctx context.Context, userID int64) ([]Identity, error)
+	// DeleteIdentity deletes the identity with its stored tokens; a user
+	// whose profile source it was keeps no source for that field.
+	// ErrNotFound when it does not exist.
+	DeleteIdentity(ctx context.Context, id int64) error
+	// UpdateUser saves DisplayName, AvatarURL, PrimaryEmail,
+	// NameIdentityID, AvatarIdentityID and UpdatedAt of u.ID; ErrNotFound
+	// when it does not exist.
+	UpdateUser(ctx context.Context, u User) error
+	// MoveIdentities gives every identity of user from to user to and returns
+	// how many moved.
+	MoveIdentities(ctx context.Context, from, to int64) (int64, error)
+	// MoveEvents gives every event of user from to user to, unchanged
+	// otherwise, and returns how many moved.
+	MoveEvents(ctx context.Context, from, to int64) (int64, error)
+	// DeleteUser deletes the user with the identities and events it still
+	// has; ErrNotFound when it does not exist.
+	DeleteUser(ctx context.Context, id int64) error
 }

@@ -31,10 +31,13 @@ type SignInResult struct {
 // SignIn resolves the provider identity (p.Provider, p.Subject) to its user.
 //
 // A known identity signs in its user; the identity's profile fields and
-// LastUsedAt are refreshed, the user's are not. An unknown identity gets a new
-// user, even when another user has the same email: email never joins
-// accounts. The new user's display name and avatar come from the identity,
-// and its primary email only from a verified email. Everything happens in one
+// LastUsedAt are refreshed, and so are the user's display name and avatar
+// where the identity is their source (see SetProfileSource), so a change at
+// the provider shows up; the primary email is not. An unknown identity gets
+// a new user, even when another user has the same email: email never joins
+// accounts (C-01a, P1). The new user's display name and avatar come from the
+// identity, which becomes their source, and its primary email only from a
+// verified email. Everything happens in one
 // transaction together with the timeline event (signed_up or signed_in).
 //
 // When two first sign-ins of the same identity race, the loser's
@@ -81,14 +84,12 @@ func (s *Service) signIn(ctx context.Context, p Profile, m Meta) (SignInResult, 
 
 // signInKnown signs in the owner of the existing identity id.
 func (s *Service) signInKnown(ctx context.Context, tx Tx, res *SignInResult, id Identity, p Profile, m Meta, now time.Time) error {
-	u, err := tx.User(ctx, id.UserID)
-	if err != nil {
-		return fmt.Errorf("owner of identity %d: %w", id.ID, err)
-	}
-	id.Email, id.EmailVerified = p.Email, p.EmailVerified
-	id.Name, id.Nickname, id.AvatarURL = p.Name, p.Nickname, p.AvatarURL
-	id.LastUsedAt = now
+	id = refreshed(id, p, now)
 	if err := tx.UpdateIdentity(ctx, id); err != nil {
+		return err
+	}
+	u, err := refreshUser(ctx, tx, id, now)
+	if err != nil {
 		return err
 	}
 	if err := tx.AddEvent(ctx, newEvent(EventSignedIn, u.ID, id, m, now)); err != nil {
@@ -98,17 +99,10 @@ func (s *Service) signInKnown(ctx context.Context, tx Tx, res *SignInResult, id 
 	return nil
 }
 
-// signUp creates a user and its first identity from p.
+// signUp creates a user and its first identity from p. The identity is the
+// source of the user's display name and avatar.
 func (s *Service) signUp(ctx context.Context, tx Tx, res *SignInResult, p Profile, m Meta, now time.Time) error {
-	u := User{
-		DisplayName: p.Name,
-		AvatarURL:   p.AvatarURL,
-		CreatedAt:   now,
-		UpdatedAt:   now,
-	}
-	if u.DisplayName == "" {
-		u.DisplayName = p.Nickname
-	}
+	u := User{CreatedAt: now, UpdatedAt: now}
 	if p.EmailVerified {
 		u.PrimaryEmail = p.Email
 	}
@@ -116,19 +110,14 @@ func (s *Service) signUp(ctx context.Context, tx Tx, res *SignInResult, p Profil
 	if err != nil {
 		return err
 	}
-	id, err := tx.CreateIdentity(ctx, Identity{
-		UserID:        u.ID,
-		Provider:      p.Provider,
-		Subject:       p.Subject,
-		Email:         p.Email,
-		EmailVerified: p.EmailVerified,
-		Name:          p.Name,
-		Nickname:      p.Nickname,
-		AvatarURL:     p.AvatarURL,
-		CreatedAt:     now,
-		LastUsedAt:    now,
-	})
+	id, err := tx.CreateIdentity(ctx, identityFrom(p, u.ID, now))
 	if err != nil {
+		return err
+	}
+	// The sources can only be set once the identity exists.
+	setSource(&u, FieldDisplayName, id)
+	setSource(&u, FieldAvatar, id)
+	if err := tx.UpdateUser(ctx, u); err != nil {
 		return err
 	}
 	if err := tx.AddEvent(ctx, newEvent(EventSignedUp, u.ID, id, m, now)); err != nil {

@@ -87,6 +87,16 @@ func mustSignIn(t *testing.T, svc *accounts.Service, p accounts.Profile) account
 	return res
 }
 
+// mustUser reads the user id and fails the test on error.
+func mustUser(t *testing.T, svc *accounts.Service, id int64) accounts.User {
+	t.Helper()
+	u, err := svc.User(t.Context(), id)
+	if err != nil {
+		t.Fatalf("User(%d): %v", id, err)
+	}
+	return u
+}
+
 // kinds lists the kinds of the user's events, newest first.
 func kinds(t *testing.T, svc *accounts.Service, userID int64) []string {
 	t.Helper()
@@ -119,6 +129,8 @@ func TestSignUp(t *testing.T) {
 	wantUser := accounts.User{
 		ID: res.User.ID, DisplayName: "Ada Lovelace", AvatarURL: "https://example.com/ada.png",
 		PrimaryEmail: "ada@example.com", CreatedAt: now, UpdatedAt: now,
+		// The first identity supplies the display name and the avatar.
+		NameIdentityID: res.Identity.ID, AvatarIdentityID: res.Identity.ID,
 	}
 	if diff := cmp.Diff(wantUser, res.User); diff != "" {
 		t.Errorf("result user (-want +got):\n%s", diff)
@@ -197,8 +209,16 @@ func TestSignInAgain(t *testing.T) {
 	if second.User.ID != first.User.ID || third.User.ID != first.User.ID {
 		t.Fatalf("user IDs %d, %d, %d; want the same user", first.User.ID, second.User.ID, third.User.ID)
 	}
-	if diff := cmp.Diff(first.User, third.User); diff != "" {
-		t.Errorf("user changed by a returning sign-in (-first +third):\n%s", diff)
+	// The identity is the source of the display name and avatar, so the
+	// change at the provider shows up; the third sign-in changes nothing.
+	wantUser := first.User
+	wantUser.DisplayName, wantUser.AvatarURL = "Ada King", "https://example.com/new.png"
+	wantUser.UpdatedAt = second.Identity.LastUsedAt
+	if diff := cmp.Diff(wantUser, third.User); diff != "" {
+		t.Errorf("user after returning sign-ins (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(third.User, mustUser(t, svc, first.User.ID)); diff != "" {
+		t.Errorf("stored user differs from the result (-result +stored):\n%s", diff)
 	}
 	want := first.Identity
 	want.Name, want.Nickname, want.AvatarURL = "Ada King", "countess", "https://example.com/new.png"

@@ -78,7 +78,9 @@ func (a *App) oauthCallback(c *gin.Context) {
 	if cerr != nil {
 		a.log.WarnContext(ctx, "sign-in failed",
 			"provider", c.Param("provider"), "reason", cerr.reason, "err", errString(cerr.err), "request_id", requestID(c))
-		c.Redirect(http.StatusSeeOther, "/auth/error?reason="+cerr.problem.code)
+		// ref carries this request's id, so the page's reference matches
+		// the log line above.
+		c.Redirect(http.StatusSeeOther, "/auth/error?reason="+cerr.problem.code+"&ref="+requestID(c))
 		return
 	}
 	c.Redirect(http.StatusSeeOther, to)
@@ -223,7 +225,7 @@ func (a *App) logout(c *gin.Context) {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
-	c.Header("Clear-Site-Data", `"cache", "storage"`)
+	c.Header("Clear-Site-Data", `"cache", "cookies", "storage"`)
 	c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
 }
 

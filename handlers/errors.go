@@ -79,13 +79,17 @@ func problemFor(err error) problem {
 
 // renderProblem renders the friendly error page; with HX-Request it renders
 // the same page content as a fragment.
-func (a *App) renderProblem(c *gin.Context, p problem) {
+func (a *App) renderProblem(c *gin.Context, p problem) { a.renderProblemRef(c, p, requestID(c)) }
+
+// renderProblemRef is renderProblem with the reference of the request that
+// failed, when that was an earlier one.
+func (a *App) renderProblemRef(c *gin.Context, p problem, ref string) {
 	a.render(c, p.status, views.Error(a.layout(c, p.heading), views.ErrorPage{
 		Status:    p.status,
 		Heading:   p.heading,
 		Message:   p.message,
 		ActionURL: p.back,
 		Action:    p.action,
-		RequestID: requestID(c),
+		RequestID: ref,
 	}))
 }

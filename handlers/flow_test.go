@@ -79,7 +79,7 @@ func TestDeniedConsent(t *testing.T) {
 	b := p.browser()
 	cb := b.consent("google", b.begin("google", nil), emulator.Person{})
 	res := b.get(cb.String())
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/auth/error?reason=denied" {
+	if res.StatusCode != http.StatusSeeOther || errorRedirect(t, res) != "/auth/error?reason=denied" {
 		t.Fatalf("callback: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	page := b.get(res.Header.Get("Location"))
@@ -93,7 +93,7 @@ func TestDeniedConsent(t *testing.T) {
 		t.Error("a cancelled sign-in wrote a user or identity")
 	}
 	// Replaying the cancelled callback is as dead as any used state.
-	if res := b.get(cb.String()); res.Header.Get("Location") != "/auth/error?reason=invalid" {
+	if res := b.get(cb.String()); errorRedirect(t, res) != "/auth/error?reason=invalid" {
 		t.Errorf("replayed cancel: %q", res.Header.Get("Location"))
 	}
 }
@@ -129,7 +129,7 @@ func TestProviderFailuresWriteNothing(t *testing.T) {
 			if took := time.Since(start); took > 3*time.Second {
 				t.Errorf("failing sign-in took %s; the provider timeout is 500ms", took)
 			}
-			if want := "/auth/error?reason=" + tc.wantReason; res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+			if want := "/auth/error?reason=" + tc.wantReason; res.StatusCode != http.StatusSeeOther || errorRedirect(t, res) != want {
 				t.Fatalf("callback: %d %q, want 303 %q; logs:\n%s", res.StatusCode, res.Header.Get("Location"), want, p.logs.String())
 			}
 			page := b.get(res.Header.Get("Location"))

@@ -612,10 +612,13 @@ func (b *browser) signedIn() bool {
 func wantCallbackFailure(t *testing.T, b *browser, res response, reason string, status int) {
 	t.Helper()
 	want := "/auth/error?reason=" + reason
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+	if res.StatusCode != http.StatusSeeOther || errorRedirect(t, res) != want {
 		t.Fatalf("callback: %d %q, want 303 %q; logs:\n%s", res.StatusCode, res.Header.Get("Location"), want, b.p.logs.String())
 	}
-	page := b.get(want)
+	page := b.get(res.Header.Get("Location"))
+	if ref := res.Header.Get("X-Request-Id"); !strings.Contains(page.Body, ref) {
+		t.Errorf("error page does not show the failed callback's reference %s", ref)
+	}
 	if page.StatusCode != status || !strings.Contains(page.Body, `data-testid="error-action"`) {
 		t.Errorf("GET %s: status %d, want %d with a way back", want, page.StatusCode, status)
 	}
@@ -635,4 +638,21 @@ func callbackWith(cb *url.URL, set url.Values) *url.URL {
 	}
 	u.RawQuery = q.Encode()
 	return &u
+}
+
+// errorRedirect returns where a failed callback sent the browser, without
+// the ref parameter, after checking ref is the callback's own request id
+// (so the error page's reference matches the log line).
+func errorRedirect(t testing.TB, res response) string {
+	t.Helper()
+	u, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatalf("bad Location %q", res.Header.Get("Location"))
+	}
+	q := u.Query()
+	if ref := q.Get("ref"); ref == "" || ref != res.Header.Get("X-Request-Id") {
+		t.Errorf("error redirect ref %q, want the callback's request id %q", ref, res.Header.Get("X-Request-Id"))
+	}
+	q.Del("ref")
+	return u.Path + "?" + q.Encode()
 }

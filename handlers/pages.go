@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"regexp"
 
 	"github.com/gin-gonic/gin"
 
@@ -39,5 +40,13 @@ func (a *App) authError(c *gin.Context) {
 	if !ok {
 		p = problemInvalidState
 	}
-	a.renderProblem(c, p)
+	ref := c.Query("ref")
+	if !requestIDPattern.MatchString(ref) {
+		ref = requestID(c)
+	}
+	a.renderProblemRef(c, p, ref)
 }
+
+// requestIDPattern is what requestIDs makes; anything else in ?ref= is not
+// shown, so the page reflects nothing a link could inject.
+var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{24}$`)

@@ -78,7 +78,7 @@ func TestA10b_FailingCallbackRedirects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := b.get(tc.url.String())
-			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/auth/error?reason="+tc.reason {
+			if res.StatusCode != http.StatusSeeOther || errorRedirect(t, res) != "/auth/error?reason="+tc.reason {
 				t.Errorf("callback: %d %q, want 303 /auth/error?reason=%s", res.StatusCode, res.Header.Get("Location"), tc.reason)
 			}
 			if got := res.Header.Get("Referrer-Policy"); got != "no-referrer" {
@@ -254,9 +254,9 @@ type panicky struct{ at string }
 
 const panicValue = "boom: goroutine 7 [running]: provider.go:42 panic"
 
-func (p panicky) Name() string     { return "boom" }
-func (p panicky) SetName(string)   {}
-func (p panicky) Debug(bool)       {}
+func (p panicky) Name() string                { return "boom" }
+func (p panicky) SetName(string)              {}
+func (p panicky) Debug(bool)                  {}
 func (p panicky) RefreshTokenAvailable() bool { return false }
 func (p panicky) RefreshToken(string) (*oauth2.Token, error) {
 	return nil, nil
@@ -268,7 +268,7 @@ func (p panicky) BeginAuth(state string) (goth.Session, error) {
 	return panickySession("https://idp.example/authorize?state=" + state), nil
 }
 func (p panicky) UnmarshalSession(s string) (goth.Session, error) { return panickySession(s), nil }
-func (p panicky) FetchUser(goth.Session) (goth.User, error)     { panic(panicValue) }
+func (p panicky) FetchUser(goth.Session) (goth.User, error)       { panic(panicValue) }
 
 type panickySession string
 
@@ -298,21 +298,22 @@ func TestB14a_ProviderPanicIsContained(t *testing.T) {
 			token := b.csrf()
 			res := b.post("/auth/boom", url.Values{"csrf_token": {token}})
 			page := res
+			ref := res.Header.Get("X-Request-ID")
 			if tc.at != "begin" {
 				if res.StatusCode != http.StatusSeeOther {
 					t.Fatalf("begin: %d", res.StatusCode)
 				}
 				loc, _ := url.Parse(res.Header.Get("Location"))
 				cb := b.get("/auth/boom/callback?code=c&state=" + url.QueryEscape(loc.Query().Get("state")))
-				if cb.StatusCode != http.StatusSeeOther || cb.Header.Get("Location") != "/auth/error?reason=unavailable" {
+				if cb.StatusCode != http.StatusSeeOther || errorRedirect(t, cb) != "/auth/error?reason=unavailable" {
 					t.Fatalf("callback: %d %q", cb.StatusCode, cb.Header.Get("Location"))
 				}
 				page = b.get(cb.Header.Get("Location"))
+				ref = cb.Header.Get("X-Request-ID") // the failed callback's, carried in ?ref=
 			}
 			if page.StatusCode != tc.status {
 				t.Errorf("status %d, want %d", page.StatusCode, tc.status)
 			}
-			ref := page.Header.Get("X-Request-ID")
 			if ref == "" || !strings.Contains(page.Body, "Reference: <code>"+ref+"</code>") {
 				t.Errorf("page lacks the reference %q", ref)
 			}
@@ -321,8 +322,15 @@ func TestB14a_ProviderPanicIsContained(t *testing.T) {
 					t.Errorf("page shows %q", leak)
 				}
 			}
-			if !strings.Contains(p.logs.String(), "goroutine 7") {
-				t.Error("the panic is not in the logs")
+			// The operator can find what happened from the reference on
+			// the page: the begin panic is logged with its stack, the
+			// exchange panic as a failed sign-in, both under that id.
+			logs := p.logs.String()
+			if tc.at == "begin" && !regexp.MustCompile(`"msg":"panic".*goroutine \d+.*"request_id":"`+ref+`"`).MatchString(logs) {
+				t.Error("the panic is not logged with the page's reference")
+			}
+			if tc.at != "begin" && !regexp.MustCompile(`provider code panicked.*"request_id":"`+ref+`"`).MatchString(logs) {
+				t.Error("the exchange panic is not logged with the page's reference")
 			}
 			if res := p.browser().get("/healthz"); res.StatusCode != http.StatusOK {
 				t.Errorf("after the panic /healthz answers %d", res.StatusCode)

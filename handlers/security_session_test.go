@@ -351,10 +351,14 @@ func TestB07a_SynchronizerToken(t *testing.T) {
 			{"empty token", func(_, _ string) string { return "csrf_token=" }, nil, http.StatusForbidden},
 			{"other session's token", func(_, other string) string { return "csrf_token=" + other }, nil, http.StatusForbidden},
 			{"other session's token in header", func(_, _ string) string { return "" },
-				func(_, other string) map[string]string { return map[string]string{"X-CSRF-Token": other, "HX-Request": "true"} }, http.StatusForbidden},
+				func(_, other string) map[string]string {
+					return map[string]string{"X-CSRF-Token": other, "HX-Request": "true"}
+				}, http.StatusForbidden},
 			{"valid field", func(own, _ string) string { return "csrf_token=" + own }, nil, http.StatusSeeOther},
 			{"valid header from htmx", func(_, _ string) string { return "" },
-				func(own, _ string) map[string]string { return map[string]string{"X-CSRF-Token": own, "HX-Request": "true"} }, http.StatusSeeOther},
+				func(own, _ string) map[string]string {
+					return map[string]string{"X-CSRF-Token": own, "HX-Request": "true"}
+				}, http.StatusSeeOther},
 		} {
 			t.Run(route+"/"+tc.name, func(t *testing.T) {
 				p := newPortal(t)

@@ -144,7 +144,8 @@ func (a *App) loadSession(c *gin.Context) {
 		return
 	}
 	c.Request = c.Request.WithContext(ctx)
-	c.Header("Vary", "Cookie")
+	// Add, not Set: securityHeaders already put "Vary: HX-Request" (B-10b).
+	c.Writer.Header().Add("Vary", "Cookie")
 	sw := &sessionWriter{ResponseWriter: c.Writer, commit: func() { a.commitSession(c) }}
 	c.Writer = sw
 	c.Next()

@@ -48,24 +48,7 @@ func (s *SQLite) User(ctx context.Context, id int64) (accounts.User, error) {
 
 // Identities returns the user's identities ordered by creation time, then ID.
 func (s *SQLite) Identities(ctx context.Context, userID int64) ([]accounts.Identity, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+identityColumns+
-		" FROM identities WHERE user_id = ? ORDER BY created_at, id", userID)
-	if err != nil {
-		return nil, fmt.Errorf("identities of user %d: %w", userID, err)
-	}
-	defer rows.Close()
-	var ids []accounts.Identity
-	for rows.Next() {
-		id, err := scanIdentity(rows)
-		if err != nil {
-			return nil, fmt.Errorf("identities of user %d: %w", userID, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("identities of user %d: %w", userID, err)
-	}
-	return ids, nil
+	return listIdentities(ctx, s.db, userID)
 }
 
 // Events returns at most limit of the user's events, newest first; a limit of
@@ -126,12 +109,11 @@ func (t sqliteTx) User(ctx context.Context, id int64) (accounts.User, error) {
 func (t sqliteTx) CreateUser(ctx context.Context, u accounts.User) (accounts.User, error) {
 	u.CreatedAt = orNow(u.CreatedAt)
 	u.UpdatedAt = orNow(u.UpdatedAt)
-	var email sql.NullString
-	if u.PrimaryEmail != "" {
-		email = sql.NullString{String: u.PrimaryEmail, Valid: true}
-	}
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (display_name, avatar_url, primary_email, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)`, u.DisplayName, u.AvatarURL, email, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO users
+		(display_name, avatar_url, primary_email, name_identity_id, avatar_identity_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.DisplayName, u.AvatarURL, nullString(u.PrimaryEmail), nullID(u.NameIdentityID), nullID(u.AvatarIdentityID),
+		u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
 	if err != nil {
 		return accounts.User{}, fmt.Errorf("create user: %w", sqliteErr(err))
 	}
@@ -182,13 +164,9 @@ func (t sqliteTx) UpdateIdentity(ctx context.Context, id accounts.Identity) erro
 
 // AddEvent appends e to its user's timeline.
 func (t sqliteTx) AddEvent(ctx context.Context, e accounts.Event) error {
-	var identityID sql.NullInt64
-	if e.IdentityID != 0 {
-		identityID = sql.NullInt64{Int64: e.IdentityID, Valid: true}
-	}
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO events (user_id, kind, provider, identity_id, ip, user_agent, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.UserID, e.Kind, e.Provider, identityID, e.IP, e.UserAgent, orNow(e.At).UnixNano())
+		e.UserID, e.Kind, e.Provider, nullID(e.IdentityID), e.IP, e.UserAgent, orNow(e.At).UnixNano())
 	if err != nil {
 		return fmt.Errorf("add %s event: %w", e.Kind, sqliteErr(err))
 	}
@@ -198,12 +176,15 @@ func (t sqliteTx) AddEvent(ctx context.Context, e accounts.Event) error {
 // getUser reads one user through q.
 func getUser(ctx context.Context, q querier, id int64) (accounts.User, error) {
 	var (
-		u                accounts.User
-		email            sql.NullString
-		created, updated int64
+		u                  accounts.User
+		email              sql.NullString
+		nameSrc, avatarSrc sql.NullInt64
+		created, updated   int64
 	)
-	err := q.QueryRowContext(ctx, `SELECT id, display_name, avatar_url, primary_email, created_at, updated_at
-		FROM users WHERE id = ?`, id).Scan(&u.ID, &u.DisplayName, &u.AvatarURL, &email, &created, &updated)
+	err := q.QueryRowContext(ctx, `SELECT id, display_name, avatar_url, primary_email,
+		name_identity_id, avatar_identity_id, created_at, updated_at
+		FROM users WHERE id = ?`, id).Scan(&u.ID, &u.DisplayName, &u.AvatarURL, &email,
+		&nameSrc, &avatarSrc, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return accounts.User{}, fmt.Errorf("user %d: %w", id, accounts.ErrNotFound)
 	}
@@ -211,8 +192,32 @@ func getUser(ctx context.Context, q querier, id int64) (accounts.User, error) {
 		return accounts.User{}, fmt.Errorf("user %d: %w", id, err)
 	}
 	u.PrimaryEmail = email.String
+	u.NameIdentityID, u.AvatarIdentityID = nameSrc.Int64, avatarSrc.Int64
 	u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return u, nil
+}
+
+// listIdentities reads the user's identities through q, ordered by creation
+// time, then ID.
+func listIdentities(ctx context.Context, q querier, userID int64) ([]accounts.Identity, error) {
+	rows, err := q.QueryContext(ctx, "SELECT "+identityColumns+
+		" FROM identities WHERE user_id = ? ORDER BY created_at, id", userID)
+	if err != nil {
+		return nil, fmt.Errorf("identities of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var ids []accounts.Identity
+	for rows.Next() {
+		id, err := scanIdentity(rows)
+		if err != nil {
+			return nil, fmt.Errorf("identities of user %d: %w", userID, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("identities of user %d: %w", userID, err)
+	}
+	return ids, nil
 }
 
 // identityColumns are the columns scanIdentity reads, in order.
@@ -231,6 +236,12 @@ func scanIdentity(row interface{ Scan(...any) error }) (accounts.Identity, error
 	id.CreatedAt, id.LastUsedAt = fromNanos(created), fromNanos(used)
 	return id, nil
 }
+
+// nullID stores the id 0, which no row has, as NULL.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// nullString stores the empty string as NULL.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 // fromNanos is the stored form of a time (Unix nanoseconds) back as UTC.
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }

@@ -74,6 +74,16 @@ func TestSQLiteMigrationsIdempotent(t *testing.T) {
 	}
 }
 
+// sqliteMigrationFiles lists the SQLite migration files.
+func sqliteMigrationFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("migrations", "sqlite", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v, %v", files, err)
+	}
+	return files
+}
+
 // migrationRows lists schema_migrations as "version name".
 func migrationRows(t *testing.T, db *sql.DB) []string {
 	t.Helper()
@@ -116,7 +126,7 @@ func TestSQLiteConcurrentOpen(t *testing.T) {
 			}
 			defer stores[i].Close()
 		}
-		if got := migrationRows(t, stores[0].DB()); len(got) != 1 {
+		if got := migrationRows(t, stores[0].DB()); len(got) != len(sqliteMigrationFiles(t)) {
 			t.Errorf("round %d: schema_migrations = %q, want each migration once", round, got)
 		}
 	}
@@ -323,6 +333,57 @@ func TestOpenSQLiteRejectsBadPath(t *testing.T) {
 		if s, err := store.OpenSQLite(t.Context(), p); err == nil {
 			s.Close()
 			t.Errorf("OpenSQLite(%q) succeeded, want an error", p)
+		}
+	}
+}
+
+// TestSQLiteProfileSourcesBackfill checks migration 0002 on a database made
+// by version 1: every user's oldest identity becomes the source of both
+// profile fields, and a user without identities gets none.
+func TestSQLiteProfileSourcesBackfill(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "linkport.db")
+	v1, err := os.ReadFile(filepath.Join("migrations", "sqlite", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		string(v1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0)`,
+		`INSERT INTO users (id, created_at, updated_at) VALUES (1, 0, 0), (2, 0, 0)`,
+		// Inserted newest first; 11 and 12 tie on age, and the lower id wins.
+		`INSERT INTO identities (id, user_id, provider, subject, created_at, last_used_at) VALUES
+			(13, 1, 'x', 'c', 200, 0), (12, 1, 'x', 'b', 100, 0), (11, 1, 'google', 'a', 100, 0)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct {
+		user         int64
+		name, avatar int64
+	}{
+		{1, 11, 11},
+		{2, 0, 0},
+	} {
+		u, err := s.User(ctx, tc.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.NameIdentityID != tc.name || u.AvatarIdentityID != tc.avatar {
+			t.Errorf("user %d sources = %d, %d; want %d, %d", tc.user, u.NameIdentityID, u.AvatarIdentityID, tc.name, tc.avatar)
 		}
 	}
 }

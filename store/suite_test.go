@@ -21,6 +21,7 @@ func testStore(t *testing.T, open func(t *testing.T) accounts.Store) {
 	t.Run("UpdateIdentity", func(t *testing.T) { testUpdateIdentity(t, open(t)) })
 	t.Run("RollbackOnError", func(t *testing.T) { testRollbackOnError(t, open(t)) })
 	t.Run("RollbackOnPanic", func(t *testing.T) { testRollbackOnPanic(t, open(t)) })
+	testLinkingStore(t, open)
 }
 
 // at is a fixed instant plus d, in UTC as stores return times.

@@ -2,8 +2,10 @@
 -- Times are INTEGER Unix nanoseconds in UTC, except sessions.expiry, which
 -- scs's sqlite3store keeps as a REAL Julian day.
 
+-- AUTOINCREMENT: a deleted user's or identity's id is never handed out again,
+-- so a session or event that still names it can never point at someone else.
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     display_name  TEXT    NOT NULL DEFAULT '',
     avatar_url    TEXT    NOT NULL DEFAULT '',
     primary_email TEXT    NULL,
@@ -14,7 +16,7 @@ CREATE TABLE users (
 -- An identity is (provider, subject); email is a display field and has no
 -- index, so it cannot be used to find a user (C-01d).
 CREATE TABLE identities (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id        INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     provider       TEXT    NOT NULL CHECK (provider <> ''),
     subject        TEXT    NOT NULL CHECK (subject <> ''),
