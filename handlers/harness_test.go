@@ -76,7 +76,7 @@ func (s *syncBuffer) String() string {
 // portal is a whole Linkport behind a real router, with the emulator on
 // its own server (another origin, as a real provider is).
 type portal struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	emuSrv   *httptest.Server
 	emu      *emulator.Emulator
@@ -101,9 +101,9 @@ type portalOptions struct {
 	record bool
 }
 
-func newPortal(t *testing.T) *portal { return newPortalWith(t, portalOptions{}) }
+func newPortal(t testing.TB) *portal { return newPortalWith(t, portalOptions{}) }
 
-func newPortalWith(t *testing.T, o portalOptions) *portal {
+func newPortalWith(t testing.TB, o portalOptions) *portal {
 	t.Helper()
 	if o.timeout == 0 {
 		o.timeout = 2 * time.Second
@@ -175,7 +175,7 @@ func newPortalWith(t *testing.T, o portalOptions) *portal {
 // browser is one person's browser: a cookie jar, redirects not followed so
 // each step can be checked.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	p      *portal
 	client *http.Client
 	// history holds every response this browser received, in order, so
