@@ -55,9 +55,9 @@ func (s *Service) Link(ctx context.Context, userID int64, p Profile, m Meta) (Id
 		return Identity{}, fmt.Errorf("link: %w", err)
 	}
 	m = cleanMeta(m)
-	id, err := s.link(ctx, userID, p, m)
+	id, err := s.link(ctx, userID, p, m, true)
 	if errors.Is(err, ErrConflict) {
-		id, err = s.link(ctx, userID, p, m)
+		id, err = s.link(ctx, userID, p, m, true)
 	}
 	if err != nil {
 		return id, fmt.Errorf("link: %w", err)
@@ -65,10 +65,28 @@ func (s *Service) Link(ctx context.Context, userID int64, p Profile, m Meta) (Id
 	return id, nil
 }
 
+// CheckLink tells what Link would do, before the person is asked to
+// confirm: nil when Link would attach a new identity (nothing is written
+// then), otherwise what Link itself returns and writes for an identity the
+// user already holds (ErrAlreadyLinked, profile refreshed) or one of another
+// user ([*TakenError], link_refused event). Link checks again at confirm
+// time, so a race in between is still caught.
+func (s *Service) CheckLink(ctx context.Context, userID int64, p Profile, m Meta) error {
+	p, err := cleanProfile(p)
+	if err != nil {
+		return fmt.Errorf("check link: %w", err)
+	}
+	if _, err := s.link(ctx, userID, p, cleanMeta(m), false); err != nil {
+		return fmt.Errorf("check link: %w", err)
+	}
+	return nil
+}
+
 // link is one attempt of Link on a cleaned profile. Outcomes that must be
 // committed (the refresh, the link_refused event) are returned as errors only
 // after the transaction.
-func (s *Service) link(ctx context.Context, userID int64, p Profile, m Meta) (Identity, error) {
+// With create false an unknown identity is left alone (CheckLink).
+func (s *Service) link(ctx context.Context, userID int64, p Profile, m Meta, create bool) (Identity, error) {
 	var (
 		res     Identity
 		outcome error
@@ -83,6 +101,8 @@ func (s *Service) link(ctx context.Context, userID int64, p Profile, m Meta) (Id
 		}
 		id, err := tx.IdentityBySubject(ctx, p.Provider, p.Subject)
 		switch {
+		case errors.Is(err, ErrNotFound) && !create:
+			return nil
 		case errors.Is(err, ErrNotFound):
 			res, err = linkNew(ctx, tx, userID, p, m, now)
 			return err

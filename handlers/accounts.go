@@ -1,8 +1,11 @@
 package handlers
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -11,50 +14,86 @@ import (
 	"github.com/linkport/linkport/views"
 )
 
+const ctxUser = "user"
+
 // requireUser lets signed-in people through and sends everyone else to the
-// sign-in page, with a way back here.
+// sign-in page, with a way back here. The user is loaded on every request:
+// a session whose account is gone (merged away) ends here.
 func (a *App) requireUser(c *gin.Context) {
-	if a.userID(c.Request.Context()) != 0 {
-		c.Next()
-		return
+	ctx := c.Request.Context()
+	if uid := a.userID(ctx); uid != 0 {
+		u, err := a.accounts.User(ctx, uid)
+		if err == nil {
+			c.Set(ctxUser, u)
+			c.Next()
+			return
+		}
+		if !errors.Is(err, accounts.ErrNotFound) {
+			a.failPage(c, err)
+			c.Abort()
+			return
+		}
+		_ = a.sessions.Destroy(ctx)
 	}
 	seeOther(c, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 	c.Abort()
 }
 
+func currentUser(c *gin.Context) accounts.User {
+	u, _ := c.Get(ctxUser)
+	user, _ := u.(accounts.User)
+	return user
+}
+
 // accountsPage answers GET /accounts: the connected accounts.
 func (a *App) accountsPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	uid := a.userID(ctx)
-	user, err := a.accounts.User(ctx, uid)
-	if err != nil {
-		// The account is gone (or the store is down): never show a page
-		// for a user we cannot load.
-		a.failPage(c, err)
-		return
-	}
-	ids, err := a.accounts.Identities(ctx, uid)
+	sec, err := a.connectedSection(c, a.popFlash(c.Request.Context()), false)
 	if err != nil {
 		a.failPage(c, err)
 		return
 	}
-	page := views.AccountsPage{DisplayName: user.DisplayName, AvatarURL: user.AvatarURL}
-	current := a.sessions.GetInt64(ctx, keyIdentityID)
-	for _, id := range ids {
-		page.Identities = append(page.Identities, a.identityView(id, current))
+	user := currentUser(c)
+	page := views.AccountsPage{DisplayName: user.DisplayName, AvatarURL: user.AvatarURL, Connected: sec}
+	for _, p := range a.providers.All() {
+		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name())})
+	}
+	events, err := a.accounts.Events(c.Request.Context(), user.ID, 10)
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
+	for _, e := range events {
+		page.Activity = append(page.Activity, views.EventView{
+			What: eventText(e.Kind), Provider: a.label(e.Provider), IP: e.IP,
+			At: formatTime(e.At), AtISO: e.At.UTC().Format(time.RFC3339),
+		})
 	}
 	a.render(c, http.StatusOK, views.Accounts(a.layout(c, "Connected accounts"), page))
 }
 
-func (a *App) identityView(id accounts.Identity, current int64) views.IdentityView {
-	label := id.Provider
-	if p, ok := a.providers.Get(id.Provider); ok {
-		label = p.Label
+// connectedSection builds the part of the page that htmx swaps after a
+// change: the notice, the list, the profile choices.
+func (a *App) connectedSection(c *gin.Context, notice string, isError bool) (views.ConnectedSection, error) {
+	ctx := c.Request.Context()
+	user := currentUser(c)
+	ids, err := a.accounts.Identities(ctx, user.ID)
+	if err != nil {
+		return views.ConnectedSection{}, err
 	}
+	sec := views.ConnectedSection{Notice: notice, NoticeIsError: isError,
+		NameSource: user.NameIdentityID, AvatarSource: user.AvatarIdentityID}
+	current := a.sessions.GetInt64(ctx, keyIdentityID)
+	for _, id := range ids {
+		sec.Identities = append(sec.Identities, a.identityView(id, current))
+	}
+	return sec, nil
+}
+
+func (a *App) identityView(id accounts.Identity, current int64) views.IdentityView {
 	return views.IdentityView{
 		ID:            id.ID,
 		Provider:      id.Provider,
-		ProviderLabel: label,
+		ProviderLabel: a.label(id.Provider),
 		Icon:          a.icon(id.Provider),
 		Name:          id.Name,
 		Nickname:      id.Nickname,
@@ -69,17 +108,197 @@ func (a *App) identityView(id accounts.Identity, current int64) views.IdentityVi
 	}
 }
 
+// profileView shows a provider account that is not (yet) connected.
+func (a *App) profileView(p accounts.Profile) views.IdentityView {
+	return views.IdentityView{
+		Provider: p.Provider, ProviderLabel: a.label(p.Provider), Icon: a.icon(p.Provider),
+		Name: p.Name, Nickname: p.Nickname, Email: p.Email, EmailVerified: p.EmailVerified, AvatarURL: p.AvatarURL,
+	}
+}
+
+// label is a provider's human name; a provider no longer configured keeps
+// its URL name.
+func (a *App) label(provider string) string {
+	if p, ok := a.providers.Get(provider); ok {
+		return p.Label
+	}
+	return provider
+}
+
+// accountName names a provider account for a person: email, else handle,
+// else name.
+func accountName(p accounts.Profile) string {
+	switch {
+	case p.Email != "":
+		return p.Email
+	case p.Nickname != "":
+		return "@" + p.Nickname
+	}
+	return p.Name
+}
+
 func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
 
-// failPage renders the page for an error from accounts; a user that no
-// longer exists ends the session.
-func (a *App) failPage(c *gin.Context, err error) {
-	p := problemFor(err)
-	if p == problemNotFound {
-		_ = a.sessions.Destroy(c.Request.Context())
-		c.Redirect(http.StatusSeeOther, "/login")
+// unlinkIdentity answers POST /accounts/identities/{id}/unlink. Without
+// confirm=yes it shows a confirmation page naming the account (so the plain
+// form is safe with JavaScript off); htmx sends confirm=yes after its own
+// dialog and gets the updated section back.
+func (a *App) unlinkIdentity(c *gin.Context) {
+	ctx := c.Request.Context()
+	user := currentUser(c)
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.renderProblem(c, problemNotFound)
 		return
 	}
-	a.log.ErrorContext(c.Request.Context(), "request failed", "err", err, "request_id", requestID(c))
+	if c.PostForm("confirm") != "yes" {
+		ids, err := a.accounts.Identities(ctx, user.ID)
+		if err != nil {
+			a.failPage(c, err)
+			return
+		}
+		for _, idn := range ids {
+			if idn.ID == id {
+				a.render(c, http.StatusOK, views.UnlinkConfirm(a.layout(c, "Remove this account?"), a.identityView(idn, 0), len(ids) == 1))
+				return
+			}
+		}
+		a.renderProblem(c, problemNotFound)
+		return
+	}
+	res, err := a.accounts.Unlink(ctx, user.ID, id, a.meta(c))
+	switch {
+	case errors.Is(err, accounts.ErrLastIdentity):
+		a.changeFailed(c, problemLastIdentity)
+		return
+	case err != nil:
+		a.failPage(c, err)
+		return
+	}
+	if err := a.sessions.RenewToken(ctx); err != nil {
+		a.renderProblem(c, problemStoreDown)
+		return
+	}
+	notice := "Removed your " + a.label(res.Removed.Provider) + " account " + identityName(res.Removed) + "."
+	for _, f := range res.Fallbacks {
+		notice += " Your " + fieldName(f.Field) + " now comes from your " + a.label(f.To.Provider) + " account " + identityName(f.To) + "."
+	}
+	a.changed(c, notice)
+}
+
+// setProfileSources answers POST /accounts/profile: which connected account
+// supplies the display name and which the avatar.
+func (a *App) setProfileSources(c *gin.Context) {
+	ctx := c.Request.Context()
+	user := currentUser(c)
+	changed := false
+	for _, f := range []struct {
+		field   accounts.ProfileField
+		current int64
+	}{{accounts.FieldDisplayName, user.NameIdentityID}, {accounts.FieldAvatar, user.AvatarIdentityID}} {
+		raw := c.PostForm(string(f.field))
+		if raw == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			a.renderProblem(c, problemNotFound)
+			return
+		}
+		if id == f.current {
+			continue
+		}
+		if err := a.accounts.SetProfileSource(ctx, user.ID, f.field, id, a.meta(c)); err != nil {
+			a.failPage(c, err)
+			return
+		}
+		changed = true
+	}
+	if !changed {
+		a.changed(c, "Nothing to change.")
+		return
+	}
+	// Reload: the section shows the new sources.
+	u, err := a.accounts.User(ctx, user.ID)
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
+	c.Set(ctxUser, u)
+	a.changed(c, "Saved. Your profile now shows "+u.DisplayName+".")
+}
+
+// changed ends a successful change: htmx gets the updated section; a plain
+// form gets the notice on the next page.
+func (a *App) changed(c *gin.Context, notice string) {
+	if isHTMX(c) {
+		a.renderSection(c, http.StatusOK, notice, false)
+		return
+	}
+	a.flash(c.Request.Context(), notice)
+	c.Redirect(http.StatusSeeOther, "/accounts")
+}
+
+// changeFailed refuses a change: htmx gets the section with the reason;
+// a plain form gets the error page.
+func (a *App) changeFailed(c *gin.Context, p problem) {
+	if isHTMX(c) {
+		a.renderSection(c, p.status, p.message, true)
+		return
+	}
+	a.renderProblem(c, p)
+}
+
+func (a *App) renderSection(c *gin.Context, status int, notice string, isError bool) {
+	sec, err := a.connectedSection(c, notice, isError)
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
+	a.render(c, status, views.Connected(sec, a.csrfToken(c)))
+}
+
+func identityName(id accounts.Identity) string {
+	return accountName(accounts.Profile{Email: id.Email, Nickname: id.Nickname, Name: id.Name})
+}
+
+func fieldName(f accounts.ProfileField) string {
+	if f == accounts.FieldAvatar {
+		return "avatar"
+	}
+	return "display name"
+}
+
+func mergedNotice(identities, events int) string {
+	return fmt.Sprintf("Merged: %d connected account(s) and %d timeline event(s) moved into this account. The other account is deleted and its sessions are signed out.", identities, events)
+}
+
+// eventText says what a timeline event means.
+func eventText(kind string) string {
+	switch kind {
+	case accounts.EventSignedUp:
+		return "Account created"
+	case accounts.EventSignedIn:
+		return "Signed in"
+	case accounts.EventLinked:
+		return "Account connected"
+	case accounts.EventUnlinked:
+		return "Account removed"
+	case accounts.EventMerged:
+		return "Accounts merged"
+	case accounts.EventLinkRefused:
+		return "Connection refused: held by another Linkport account"
+	case accounts.EventProfileChanged:
+		return "Profile changed"
+	}
+	return kind
+}
+
+// failPage renders the page for an error from accounts or providers.
+func (a *App) failPage(c *gin.Context, err error) {
+	p := problemFor(err)
+	if p.status >= 500 {
+		a.log.ErrorContext(c.Request.Context(), "request failed", "err", err, "request_id", requestID(c))
+	}
 	a.renderProblem(c, p)
 }

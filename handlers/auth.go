@@ -2,11 +2,9 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/markbates/goth"
@@ -15,12 +13,27 @@ import (
 	"github.com/linkport/linkport/providers"
 )
 
-const intentLogin = "login"
+// Intents of a flow: the callback must find the one the flow was started
+// with (C-03e).
+const (
+	intentLogin = "login"
+	intentLink  = "link"
+)
 
-// beginAuth answers POST /auth/{provider}: start a sign-in. The state is
-// made here (never taken from the request — K1) and the flow, with the
-// provider's PKCE verifier and nonce, stays in the server-side session.
+// beginAuth answers POST /auth/{provider}: start a sign-in.
 func (a *App) beginAuth(c *gin.Context) {
+	next := safeReturnPath(c.PostForm("next"))
+	if next == "/" {
+		next = "/accounts"
+	}
+	a.beginFlow(c, intentLogin, 0, next)
+}
+
+// beginFlow sends the browser to the provider. The state is made here
+// (never taken from the request — K1) and the flow, with the provider's
+// PKCE verifier and nonce, stays in the server-side session, bound to the
+// provider, the intent and, for a link, the user.
+func (a *App) beginFlow(c *gin.Context, intent string, userID int64, returnTo string) {
 	p, ok := a.providers.Get(c.Param("provider"))
 	if !ok {
 		a.renderProblem(c, problemUnknownProvider)
@@ -38,15 +51,15 @@ func (a *App) beginAuth(c *gin.Context) {
 		a.renderProblem(c, problemFor(err))
 		return
 	}
-	next := safeReturnPath(c.PostForm("next"))
-	if next == "/" {
-		next = "/accounts"
+	if c.PostForm("choose") == "1" {
+		authURL = p.WithAccountChooser(authURL)
 	}
 	a.addFlow(c.Request.Context(), pendingFlow{
 		State:    state,
 		Provider: p.Name(),
-		Intent:   intentLogin,
-		ReturnTo: next,
+		Intent:   intent,
+		UserID:   userID,
+		ReturnTo: returnTo,
 		Session:  sess.Marshal(),
 		Created:  a.now().Unix(),
 	})
@@ -115,10 +128,15 @@ func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
 	if flow.Provider != p.Name() {
 		return "", fail(problemInvalidState, "provider mismatch", nil)
 	}
-	if flow.Intent != intentLogin {
-		return "", fail(problemInvalidState, "intent mismatch", nil)
+	// A link flow finishes only in the session of the user who started it
+	// (C-03d); a login flow never links (C-03e).
+	switch {
+	case flow.Intent == intentLogin:
+	case flow.Intent == intentLink && flow.UserID != 0 && flow.UserID == a.userID(ctx):
+	default:
+		return "", fail(problemInvalidState, "intent or user mismatch", nil)
 	}
-	if a.now().Sub(time.Unix(flow.Created, 0)) > a.cfg.FlowTTL {
+	if !a.live(flow) {
 		return "", fail(problemExpired, "flow expired", nil)
 	}
 	// Mix-up defence (RFC 9207, A-07): an "iss" must name this provider
@@ -142,7 +160,7 @@ func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
 	if err != nil {
 		return "", fail(problemFor(err), "provider exchange failed", err)
 	}
-	res, err := a.accounts.SignIn(ctx, accounts.Profile{
+	profile := accounts.Profile{
 		Provider:      p.Name(),
 		Subject:       user.UserID,
 		Email:         user.Email,
@@ -150,21 +168,39 @@ func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
 		Name:          displayName(user),
 		Nickname:      user.NickName,
 		AvatarURL:     user.AvatarURL,
-	}, accounts.Meta{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
+	}
+	if flow.Intent == intentLink {
+		return a.linkReturned(c, flow.UserID, profile)
+	}
+	res, err := a.accounts.SignIn(ctx, profile, a.meta(c))
 	if err != nil {
 		return "", fail(problemFor(err), "sign-in failed", err)
 	}
-	// A new privilege level gets a new session token (B-02); the old
-	// anonymous token stops working, and so does its CSRF token.
-	if err := a.sessions.RenewToken(ctx); err != nil {
+	if err := a.startSession(ctx, res); err != nil {
 		return "", fail(problemStoreDown, "renew session", err)
+	}
+	a.log.InfoContext(ctx, "signed in", "provider", p.Name(), "user_id", res.User.ID, "new_user", res.Created, "request_id", requestID(c))
+	return flow.ReturnTo, nil
+}
+
+// startSession makes this session the signed-in session of res.User. A new
+// privilege level gets a new session token (B-02): the old token stops
+// working, and so does its CSRF token.
+func (a *App) startSession(ctx context.Context, res accounts.SignInResult) error {
+	if err := a.sessions.RenewToken(ctx); err != nil {
+		return err
 	}
 	a.sessions.Put(ctx, keyUserID, res.User.ID)
 	a.sessions.Put(ctx, keyIdentityID, res.Identity.ID)
 	a.sessions.Put(ctx, keyAuthAt, a.now().Unix())
 	a.sessions.Put(ctx, keyCSRF, randomToken())
-	a.log.InfoContext(ctx, "signed in", "provider", p.Name(), "user_id", res.User.ID, "new_user", res.Created, "request_id", requestID(c))
-	return flow.ReturnTo, nil
+	a.sessions.Remove(ctx, keyPending)
+	return nil
+}
+
+// meta is where a change comes from, for the timeline.
+func (a *App) meta(c *gin.Context) accounts.Meta {
+	return accounts.Meta{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()}
 }
 
 // exchange trades the code (and only the code: the PKCE verifier and nonce
@@ -228,5 +264,3 @@ func (a *App) logout(c *gin.Context) {
 	c.Header("Clear-Site-Data", `"cache", "cookies", "storage"`)
 	c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
 }
-
-var _ = errors.New

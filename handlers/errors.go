@@ -46,6 +46,16 @@ var (
 		"This address only accepts form submissions from Linkport's own pages.", "Go to Linkport", "/"}
 	problemInternal = problem{"internal", http.StatusInternalServerError, "Something went wrong on our side",
 		"We have logged the problem. Nothing was changed. Please try again.", "Go to Linkport", "/"}
+	problemLinkExpired = problem{"linkexpired", http.StatusBadRequest, "This request has expired",
+		"It was already answered, or it is more than 10 minutes old. Nothing was changed. Start again from your connected accounts.", "Back to connected accounts", "/accounts"}
+	problemLastIdentity = problem{"last", http.StatusConflict, "This is your only way to sign in",
+		"You cannot remove the last connected account: you would have no way back in. Connect another account first, then remove this one.", "Back to connected accounts", "/accounts"}
+	problemTaken = problem{"taken", http.StatusConflict, "Already connected to another account",
+		"That provider account belongs to another Linkport account. Nothing was changed.", "Back to connected accounts", "/accounts"}
+	problemSameAccount = problem{"same", http.StatusBadRequest, "Nothing to merge",
+		"Both accounts are the same Linkport account.", "Back to connected accounts", "/accounts"}
+	problemBadInput = problem{"input", http.StatusBadRequest, "That request was not understood",
+		"Nothing was changed. Go back and try again.", "Back to connected accounts", "/accounts"}
 	problemUnknownProvider = problem{"provider", http.StatusNotFound, "Unknown sign-in provider",
 		"That provider is not configured here.", "Back to sign-in", "/login"}
 )
@@ -70,6 +80,14 @@ func problemFor(err error) problem {
 		return problemUnavailable
 	case errors.Is(err, providers.ErrRejected), errors.Is(err, accounts.ErrInvalidProfile):
 		return problemRejected
+	case errors.Is(err, accounts.ErrLastIdentity):
+		return problemLastIdentity
+	case errors.Is(err, accounts.ErrIdentityTaken):
+		return problemTaken
+	case errors.Is(err, accounts.ErrInvalidField):
+		return problemBadInput
+	case errors.Is(err, accounts.ErrSameAccount):
+		return problemSameAccount
 	case errors.Is(err, accounts.ErrNotFound):
 		return problemNotFound
 	default:

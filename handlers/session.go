@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -21,75 +20,15 @@ const (
 	keyAuthAt     = "auth_at"     // int64 unix seconds: when the person last proved who they are
 	keyCSRF       = "csrf"        // string: the synchronizer token
 	keyFlows      = "flows"       // string: JSON []pendingFlow, the sign-ins at a provider
+	keyPending    = "pending"     // string: JSON []pendingLink, links awaiting the person's answer
+	keyFlash      = "flash"       // string: a one-time notice for the next page
 )
 
-// maxFlows bounds the sign-ins one session may have open at providers, so
-// a script cannot grow a session without end (SECURITY.md A-18).
-const maxFlows = 5
+// flash leaves a notice for the next page the person sees.
+func (a *App) flash(ctx context.Context, msg string) { a.sessions.Put(ctx, keyFlash, msg) }
 
-// pendingFlow is what the server remembers while the person is at the
-// provider. It never leaves the server: the browser only carries State.
-type pendingFlow struct {
-	State    string `json:"state"`
-	Provider string `json:"provider"`
-	Intent   string `json:"intent"` // "login" (linking comes later)
-	UserID   int64  `json:"user_id,omitempty"`
-	ReturnTo string `json:"return_to"`
-	Session  string `json:"session"` // the provider's marshalled goth.Session (PKCE verifier, nonce)
-	Created  int64  `json:"created"` // unix seconds
-}
-
-func (a *App) flows(ctx context.Context) []pendingFlow {
-	raw := a.sessions.GetString(ctx, keyFlows)
-	if raw == "" {
-		return nil
-	}
-	var fs []pendingFlow
-	if err := json.Unmarshal([]byte(raw), &fs); err != nil {
-		return nil
-	}
-	return fs
-}
-
-func (a *App) putFlows(ctx context.Context, fs []pendingFlow) {
-	if len(fs) == 0 {
-		a.sessions.Remove(ctx, keyFlows)
-		return
-	}
-	b, _ := json.Marshal(fs)
-	a.sessions.Put(ctx, keyFlows, string(b))
-}
-
-// addFlow remembers a new flow, dropping expired ones and the oldest past
-// maxFlows.
-func (a *App) addFlow(ctx context.Context, f pendingFlow) {
-	now := a.now().Unix()
-	var keep []pendingFlow
-	for _, old := range a.flows(ctx) {
-		if now-old.Created < int64(a.cfg.FlowTTL/time.Second) {
-			keep = append(keep, old)
-		}
-	}
-	keep = append(keep, f)
-	if len(keep) > maxFlows {
-		keep = keep[len(keep)-maxFlows:]
-	}
-	a.putFlows(ctx, keep)
-}
-
-// takeFlow removes the flow with this state from the session and returns
-// it: a state is good for one callback only, whatever that callback's
-// outcome.
-func (a *App) takeFlow(ctx context.Context, state string) (pendingFlow, bool) {
-	fs := a.flows(ctx)
-	for i, f := range fs {
-		if constantTimeEqual(f.State, state) {
-			a.putFlows(ctx, append(fs[:i:i], fs[i+1:]...))
-			return f, true
-		}
-	}
-	return pendingFlow{}, false
-}
+// popFlash takes the notice, if any.
+func (a *App) popFlash(ctx context.Context) string { return a.sessions.PopString(ctx, keyFlash) }
 
 // userID returns the signed-in user, or 0.
 func (a *App) userID(ctx context.Context) int64 {

@@ -67,6 +67,9 @@ func NewFacebook(cfg FacebookConfig) (*Provider, error) {
 		Provider:          fp,
 		Label:             cfg.Label,
 		formActionOrigins: func() []string { return []string{authOrigin} },
+		// Facebook has no account chooser; re-authentication is the
+		// nearest thing: it asks for the password again.
+		chooser: [2]string{"auth_type", "reauthenticate"},
 	}, nil
 }
 

@@ -107,6 +107,7 @@ func NewOIDC(cfg OIDCConfig) (*Provider, error) {
 		trustEmailVerified: cfg.TrustEmailVerified,
 		formActionOrigins:  op.formActionOrigins,
 		issuer:             cfg.Issuer,
+		chooser:            [2]string{"prompt", "select_account"},
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package providers
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 
 	"github.com/markbates/goth"
@@ -26,6 +27,27 @@ type Provider struct {
 	// issuer is the OpenID Connect issuer; empty for plain OAuth 2.0
 	// providers, which have none.
 	issuer string
+	// chooser is the authorize parameter that makes the provider ask
+	// which account to use ("Not you?"); empty where there is none (X).
+	chooser [2]string
+}
+
+// WithAccountChooser returns authURL asking the provider to let the person
+// pick another account: prompt=select_account for OpenID Connect,
+// auth_type=reauthenticate for Facebook; X has no such parameter and gets
+// authURL unchanged.
+func (p *Provider) WithAccountChooser(authURL string) string {
+	if p.chooser[0] == "" {
+		return authURL
+	}
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return authURL
+	}
+	q := u.Query()
+	q.Set(p.chooser[0], p.chooser[1])
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // AcceptsIssuer reports whether iss, the RFC 9207 "iss" parameter of an

@@ -30,3 +30,26 @@ func TestAcceptsIssuer(t *testing.T) {
 		}
 	}
 }
+
+// "Not you?" asks the provider for its account chooser where it has one.
+func TestWithAccountChooser(t *testing.T) {
+	c := func(name string) Common {
+		return Common{ClientID: "id", ClientSecret: "s", CallbackURL: "https://portal.example/auth/" + name + "/callback"}
+	}
+	g, _ := NewOIDC(Google(c("google")))
+	fb, _ := NewFacebook(FacebookConfig{Common: c("facebook")})
+	x, _ := NewX(XConfig{Common: c("x")})
+	const auth = "https://idp.example/authorize?state=s&prompt=none"
+	for _, tc := range []struct {
+		p    *Provider
+		want string
+	}{
+		{g, "https://idp.example/authorize?prompt=select_account&state=s"},
+		{fb, "https://idp.example/authorize?auth_type=reauthenticate&prompt=none&state=s"},
+		{x, auth},
+	} {
+		if got := tc.p.WithAccountChooser(auth); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.p.Name(), got, tc.want)
+		}
+	}
+}

@@ -60,7 +60,53 @@ type IdentityView struct {
 type AccountsPage struct {
 	DisplayName string
 	AvatarURL   string
-	Identities  []IdentityView
+	Connected   ConnectedSection
+	Providers   []ProviderButton // "link another account" choices
+	Activity    []EventView      // the newest security events
+}
+
+// ConnectedSection is the part of the accounts page that htmx replaces
+// after a change: a notice, the list, and the profile choices.
+type ConnectedSection struct {
+	Notice        string
+	NoticeIsError bool
+	Identities    []IdentityView
+	NameSource    int64 // identity that supplies the display name
+	AvatarSource  int64 // identity that supplies the avatar
+}
+
+// EventView is one line of the security activity.
+type EventView struct {
+	What     string
+	Provider string
+	IP       string
+	At       string
+	AtISO    string
+}
+
+// LinkConfirmPage previews the provider account about to be connected.
+type LinkConfirmPage struct {
+	ID      string
+	Account IdentityView
+}
+
+// ConflictPage explains that the provider account belongs to another
+// Linkport account, and offers the ways on.
+type ConflictPage struct {
+	ID      string
+	Account IdentityView
+}
+
+// MergePage previews a merge of the other account into this one.
+type MergePage struct {
+	ID         string
+	Account    IdentityView // the provider account that revealed the other account
+	Moving     []IdentityView
+	Keeping    []IdentityView
+	Events     int
+	KeepName   string
+	KeepAvatar string
+	Problem    string
 }
 
 // ErrorPage is the friendly page shown for every failure.

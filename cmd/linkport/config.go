@@ -172,11 +172,11 @@ func (c *config) validate(vars map[string]string) error {
 			return badSetting("LINKPORT_"+pair[0]+"_CLIENT_SECRET", "set both LINKPORT_%[1]s_CLIENT_ID and LINKPORT_%[1]s_CLIENT_SECRET, or neither", pair[0])
 		}
 	}
-	seen := map[string]bool{"google": true, "facebook": true, "x": true}
+	seen := map[string]bool{"google": true, "facebook": true, "x": true, "confirm": true, "switch": true, "conflict": true, "error": true}
 	for _, name := range c.OIDCProviders {
 		name = strings.TrimSpace(name)
 		if !providerName.MatchString(name) || seen[name] {
-			return badSetting("LINKPORT_OIDC_PROVIDERS", "%q must be a new lower-case name (letters, digits, -), not google, facebook or x", name)
+			return badSetting("LINKPORT_OIDC_PROVIDERS", "%q must be a new lower-case name (letters, digits, -), not google, facebook, x or a word the portal uses in its URLs (confirm, switch, conflict, error)", name)
 		}
 		seen[name] = true
 		prefix := "LINKPORT_OIDC_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"

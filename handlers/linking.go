@@ -1,0 +1,207 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/views"
+)
+
+// beginLink answers POST /accounts/link/{provider}: start linking another
+// provider account to the signed-in user. "Not you?" posts here too, with
+// choose=1, to get the provider's account chooser.
+func (a *App) beginLink(c *gin.Context) {
+	a.beginFlow(c, intentLink, a.userID(c.Request.Context()), "/accounts")
+}
+
+// linkReturned handles a provider account back from a link flow. Nothing is
+// attached yet: a new account goes to the preview, one this user already
+// has is refreshed, and one of another user leads to the conflict page. It
+// returns where to send the browser.
+func (a *App) linkReturned(c *gin.Context, userID int64, p accounts.Profile) (string, *callbackError) {
+	ctx := c.Request.Context()
+	err := a.accounts.CheckLink(ctx, userID, p, a.meta(c))
+	var taken *accounts.TakenError
+	switch {
+	case err == nil:
+		id := a.addPending(c, pendingLink{Kind: pendingKindLink, UserID: userID, Profile: p})
+		return "/accounts/link/confirm?id=" + id, nil
+	case errors.Is(err, accounts.ErrAlreadyLinked):
+		a.flash(ctx, "That "+a.label(p.Provider)+" account is already connected to your Linkport account.")
+		return "/accounts", nil
+	case errors.As(err, &taken):
+		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: userID, Profile: p, OtherUserID: taken.OtherUserID})
+		return "/accounts/link/conflict?id=" + id, nil
+	default:
+		return "", fail(problemFor(err), "check link", err)
+	}
+}
+
+func (a *App) addPending(c *gin.Context, p pendingLink) string {
+	p.ID = randomToken()
+	p.Created = a.now().Unix()
+	addItem(a, c.Request.Context(), keyPending, p)
+	return p.ID
+}
+
+// pending finds a live pending link of this kind for the signed-in user;
+// take removes it (single use).
+func (a *App) pending(c *gin.Context, kind, id string, take bool) (pendingLink, bool) {
+	ctx := c.Request.Context()
+	var p pendingLink
+	var ok bool
+	if take {
+		p, ok = takeItem[pendingLink](a, ctx, keyPending, id)
+	} else {
+		p, ok = findItem[pendingLink](a, ctx, keyPending, id)
+	}
+	return p, ok && p.Kind == kind && p.UserID == a.userID(ctx) && a.live(p)
+}
+
+// linkConfirmPage answers GET /accounts/link/confirm: the preview of the
+// provider account about to be attached.
+func (a *App) linkConfirmPage(c *gin.Context) {
+	p, ok := a.pending(c, pendingKindLink, c.Query("id"), false)
+	if !ok {
+		a.renderProblem(c, problemLinkExpired)
+		return
+	}
+	a.render(c, http.StatusOK, views.LinkConfirm(a.layout(c, "Link this account?"), views.LinkConfirmPage{
+		ID: p.ID, Account: a.profileView(p.Profile),
+	}))
+}
+
+// confirmLink answers POST /accounts/link/confirm: "Link it" or "Cancel".
+func (a *App) confirmLink(c *gin.Context) {
+	ctx := c.Request.Context()
+	p, ok := a.pending(c, pendingKindLink, c.PostForm("id"), true)
+	if !ok {
+		a.renderProblem(c, problemLinkExpired)
+		return
+	}
+	label := a.label(p.Profile.Provider)
+	if c.PostForm("action") != "link" {
+		a.flash(ctx, "Nothing was linked.")
+		seeOther(c, "/accounts")
+		return
+	}
+	_, err := a.accounts.Link(ctx, p.UserID, p.Profile, a.meta(c))
+	var taken *accounts.TakenError
+	switch {
+	case err == nil:
+		a.flash(ctx, "Your "+label+" account "+accountName(p.Profile)+" is now connected.")
+	case errors.Is(err, accounts.ErrAlreadyLinked):
+		a.flash(ctx, "That "+label+" account is already connected to your Linkport account.")
+	case errors.As(err, &taken):
+		// Someone else linked it between the preview and now.
+		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: p.UserID, Profile: p.Profile, OtherUserID: taken.OtherUserID})
+		seeOther(c, "/accounts/link/conflict?id="+id)
+		return
+	default:
+		a.failPage(c, err)
+		return
+	}
+	if err := a.sessions.RenewToken(ctx); err != nil {
+		a.renderProblem(c, problemStoreDown)
+		return
+	}
+	seeOther(c, "/accounts")
+}
+
+// conflictPage answers GET /accounts/link/conflict: the provider account
+// belongs to another Linkport account. Nothing was changed; the person may
+// sign in there instead, or merge it into this account.
+func (a *App) conflictPage(c *gin.Context) {
+	p, ok := a.pending(c, pendingKindConflict, c.Query("id"), false)
+	if !ok {
+		a.renderProblem(c, problemLinkExpired)
+		return
+	}
+	a.render(c, http.StatusConflict, views.Conflict(a.layout(c, "Already connected elsewhere"), views.ConflictPage{
+		ID: p.ID, Account: a.profileView(p.Profile),
+	}))
+}
+
+// switchAccount answers POST /accounts/link/switch: sign in to the account
+// that holds the provider account instead. The person proved control of
+// that provider account moments ago, so this is an ordinary sign-in with it.
+func (a *App) switchAccount(c *gin.Context) {
+	ctx := c.Request.Context()
+	p, ok := a.pending(c, pendingKindConflict, c.PostForm("id"), true)
+	if !ok {
+		a.renderProblem(c, problemLinkExpired)
+		return
+	}
+	res, err := a.accounts.SignIn(ctx, p.Profile, a.meta(c))
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
+	if err := a.startSession(ctx, res); err != nil {
+		a.renderProblem(c, problemStoreDown)
+		return
+	}
+	a.flash(ctx, "You are now signed in to the Linkport account that holds this "+a.label(p.Profile.Provider)+" account.")
+	seeOther(c, "/accounts")
+}
+
+// mergePage answers GET /accounts/merge/preview: what merging the other
+// account into this one would move, and which profile survives.
+func (a *App) mergePage(c *gin.Context) {
+	p, ok := a.pending(c, pendingKindConflict, c.Query("id"), false)
+	if !ok {
+		a.renderProblem(c, problemLinkExpired)
+		return
+	}
+	a.renderMerge(c, p, http.StatusOK, "")
+}
+
+func (a *App) renderMerge(c *gin.Context, p pendingLink, status int, problem string) {
+	pv, err := a.accounts.MergePreview(c.Request.Context(), p.UserID, p.OtherUserID)
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
+	page := views.MergePage{ID: p.ID, Account: a.profileView(p.Profile), Events: pv.Events, Problem: problem,
+		KeepName: pv.Into.DisplayName, KeepAvatar: pv.Into.AvatarURL}
+	for _, id := range pv.Moving {
+		page.Moving = append(page.Moving, a.identityView(id, 0))
+	}
+	for _, id := range pv.Keeping {
+		page.Keeping = append(page.Keeping, a.identityView(id, 0))
+	}
+	a.render(c, status, views.Merge(a.layout(c, "Merge accounts"), page))
+}
+
+// confirmMerge answers POST /accounts/merge/confirm. It needs the explicit
+// confirmation box and a conflict found within the flow lifetime: the
+// provider sign-in that proved the other account must be fresh.
+func (a *App) confirmMerge(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.PostForm("id")
+	if p, ok := a.pending(c, pendingKindConflict, id, false); ok && c.PostForm("confirm") != "yes" {
+		a.renderMerge(c, p, http.StatusUnprocessableEntity, "Tick the box to confirm the merge.")
+		return
+	}
+	p, ok := a.pending(c, pendingKindConflict, id, true)
+	if !ok {
+		a.renderProblem(c, problemLinkExpired)
+		return
+	}
+	res, err := a.accounts.Merge(ctx, p.UserID, p.OtherUserID, a.meta(c))
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
+	// The other account is gone: its sessions find no user at their next
+	// request and end there (requireUser).
+	if err := a.sessions.RenewToken(ctx); err != nil {
+		a.renderProblem(c, problemStoreDown)
+		return
+	}
+	a.flash(ctx, mergedNotice(len(res.Moved), res.Events))
+	seeOther(c, "/accounts")
+}
