@@ -137,6 +137,9 @@ type Store interface {
 	User(ctx context.Context, id int64) (User, error)
 	// Identities returns the user's identities ordered by CreatedAt, then ID.
 	Identities(ctx context.Context, userID int64) ([]Identity, error)
+	// IdentityBySubject returns the identity (provider, subject), or
+	// ErrNotFound.
+	IdentityBySubject(ctx context.Context, provider, subject string) (Identity, error)
 	// Events returns at most limit of the user's events, newest first; a limit
 	// of zero or less returns them all.
 	Events(ctx context.Context, userID int64, limit int) ([]Event, error)

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -29,17 +30,37 @@ type MergeResult struct {
 	Events int
 }
 
-// MergePreview reports what Merge(intoUserID, fromUserID) would do, without
-// changing anything. Like Merge it returns ErrSameAccount for one account
-// and ErrNotFound when either is missing.
-func (s *Service) MergePreview(ctx context.Context, intoUserID, fromUserID int64) (MergePreview, error) {
+// ErrProofGone means the provider identity that proved control of the
+// other account no longer belongs to it (it was removed, or moved by
+// another merge): whatever was offered on its strength is void.
+var ErrProofGone = errors.New("the sign-in that proved the other account no longer holds")
+
+// HolderOf returns the user that holds the provider identity (proof.Provider,
+// proof.Subject), or ErrProofGone.
+func (s *Service) HolderOf(ctx context.Context, proof Profile) (int64, error) {
+	id, err := s.store.IdentityBySubject(ctx, proof.Provider, proof.Subject)
+	if errors.Is(err, ErrNotFound) {
+		return 0, ErrProofGone
+	}
+	if err != nil {
+		return 0, err
+	}
+	return id.UserID, nil
+}
+
+// MergePreview reports what Merge(intoUserID, proof) would do, without
+// changing anything: the account to merge is the one that holds the
+// identity proof. Like Merge it returns ErrProofGone, ErrSameAccount, or
+// ErrNotFound when intoUserID is missing.
+func (s *Service) MergePreview(ctx context.Context, intoUserID int64, proof Profile) (MergePreview, error) {
+	fromUserID, err := s.HolderOf(ctx, proof)
+	if err != nil {
+		return MergePreview{}, fmt.Errorf("merge preview: %w", err)
+	}
 	if intoUserID == fromUserID {
 		return MergePreview{}, fmt.Errorf("merge preview: %w", ErrSameAccount)
 	}
-	var (
-		p   MergePreview
-		err error
-	)
+	var p MergePreview
 	if p.Into, err = s.store.User(ctx, intoUserID); err != nil {
 		return MergePreview{}, fmt.Errorf("merge preview: %w", err)
 	}
@@ -60,32 +81,49 @@ func (s *Service) MergePreview(ctx context.Context, intoUserID, fromUserID int64
 	return p, nil
 }
 
-// Merge moves every identity and timeline event of the user fromUserID to
-// the user intoUserID and deletes fromUserID, in one transaction. The moved
-// events keep their kinds and times, so no history is lost; a merged event
-// per moved identity goes on intoUserID's timeline. intoUserID keeps its own
-// profile and profile sources.
+// Merge moves every identity and timeline event of the account that holds
+// the identity proof to the user intoUserID and deletes that account, in
+// one transaction. The moved events keep their kinds and times, so no
+// history is lost; a merged event per moved identity goes on intoUserID's
+// timeline. intoUserID keeps its own profile and profile sources.
 //
-// Merge checks no proof: the caller must have established that the person
-// controls both accounts (signed in to one, freshly signed in with an
-// identity of the other). It returns ErrSameAccount when the ids are equal
-// and ErrNotFound when either user is missing.
-func (s *Service) Merge(ctx context.Context, intoUserID, fromUserID int64, m Meta) (MergeResult, error) {
-	if intoUserID == fromUserID {
-		return MergeResult{}, fmt.Errorf("merge: %w", ErrSameAccount)
-	}
+// proof is the provider account the person signed in with moments ago;
+// the caller vouches for that sign-in (fresh, bound to this person).
+// Merge resolves its holder inside the transaction, so a proof removed or
+// moved in the meantime cannot be used: ErrProofGone. It returns
+// ErrSameAccount when the proof is intoUserID's own and ErrNotFound when
+// intoUserID is missing.
+func (s *Service) Merge(ctx context.Context, intoUserID int64, proof Profile, m Meta) (MergeResult, error) {
 	m = cleanMeta(m)
 	var res MergeResult
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		now := s.now().UTC().Round(0)
 		res = MergeResult{}
+		holder := func() (int64, error) {
+			id, err := tx.IdentityBySubject(ctx, proof.Provider, proof.Subject)
+			if errors.Is(err, ErrNotFound) {
+				return 0, ErrProofGone
+			}
+			return id.UserID, err
+		}
+		fromUserID, err := holder()
+		if err != nil {
+			return err
+		}
+		if fromUserID == intoUserID {
+			return ErrSameAccount
+		}
 		// Ascending order, so that two merges of the same pair in opposite
-		// directions cannot deadlock on a database with row locks.
+		// directions cannot deadlock on a database with row locks; then
+		// look again, under the locks.
 		if err := tx.LockUser(ctx, min(intoUserID, fromUserID)); err != nil {
 			return err
 		}
 		if err := tx.LockUser(ctx, max(intoUserID, fromUserID)); err != nil {
 			return err
+		}
+		if again, err := holder(); err != nil || again != fromUserID {
+			return errors.Join(ErrProofGone, err)
 		}
 		moved, err := tx.IdentitiesOf(ctx, fromUserID)
 		if err != nil {

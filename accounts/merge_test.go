@@ -28,7 +28,8 @@ func TestMerge(t *testing.T) {
 	fromIDs := mustIdentities(t, svc, from.User.ID)
 	clk.Advance(time.Minute)
 
-	preview, err := svc.MergePreview(t.Context(), into.User.ID, from.User.ID)
+	// bob's own Google account is the proof of the other account.
+	preview, err := svc.MergePreview(t.Context(), into.User.ID, bob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestMerge(t *testing.T) {
 		t.Errorf("preview wrote rows: %s", got)
 	}
 
-	res, err := svc.Merge(t.Context(), into.User.ID, from.User.ID, linkMeta)
+	res, err := svc.Merge(t.Context(), into.User.ID, bob, linkMeta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestMergeAfterTakenLink(t *testing.T) {
 	if !errors.As(err, &taken) {
 		t.Fatalf("Link error = %v, want a *TakenError", err)
 	}
-	if _, err := svc.Merge(t.Context(), me.User.ID, taken.OtherUserID, linkMeta); err != nil {
+	if _, err := svc.Merge(t.Context(), me.User.ID, ada, linkMeta); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Link(t.Context(), me.User.ID, ada, linkMeta); !errors.Is(err, accounts.ErrAlreadyLinked) {
@@ -129,30 +130,58 @@ func TestMergeAfterTakenLink(t *testing.T) {
 	}
 }
 
-// TestMergeRefused: a merge into itself or with a missing account changes
-// nothing; the preview refuses the same.
+// TestMergeRefused: a merge into itself, with a proof that no account
+// holds, or into a missing account changes nothing; the preview refuses the
+// same.
 func TestMergeRefused(t *testing.T) {
 	svc, s, _ := newService(t)
 	u := mustSignIn(t, svc, ada)
 	other := mustSignIn(t, svc, bob)
 	before := rowCounts(t, s)
 	for _, tc := range []struct {
-		name       string
-		into, from int64
-		want       error
+		name  string
+		into  int64
+		proof accounts.Profile
+		want  error
 	}{
-		{"self", u.User.ID, u.User.ID, accounts.ErrSameAccount},
-		{"missing from", u.User.ID, other.User.ID + 1000, accounts.ErrNotFound},
-		{"missing into", other.User.ID + 1000, u.User.ID, accounts.ErrNotFound},
+		{"self", u.User.ID, ada, accounts.ErrSameAccount},
+		{"proof held by nobody", u.User.ID, accounts.Profile{Provider: "google", Subject: "nobody"}, accounts.ErrProofGone},
+		{"missing into", other.User.ID + 1000, ada, accounts.ErrNotFound},
 	} {
-		if _, err := svc.MergePreview(t.Context(), tc.into, tc.from); !errors.Is(err, tc.want) {
+		if _, err := svc.MergePreview(t.Context(), tc.into, tc.proof); !errors.Is(err, tc.want) {
 			t.Errorf("%s: MergePreview error = %v, want %v", tc.name, err, tc.want)
 		}
-		if _, err := svc.Merge(t.Context(), tc.into, tc.from, linkMeta); !errors.Is(err, tc.want) {
+		if _, err := svc.Merge(t.Context(), tc.into, tc.proof, linkMeta); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Merge error = %v, want %v", tc.name, err, tc.want)
 		}
 	}
 	if got := rowCounts(t, s); got != before {
 		t.Errorf("rows after refused merges: %s, want %s", got, before)
+	}
+}
+
+// TestMergeProofRemoved: once the other account removed the identity that
+// proved it, the merge is refused and nothing moves (LINKING.md P7); so is
+// switching to that account, which must not create a new one.
+func TestMergeProofRemoved(t *testing.T) {
+	svc, s, _ := newService(t)
+	me := mustSignIn(t, svc, bob)
+	other := mustSignIn(t, svc, ada)
+	mustLink(t, svc, other.User.ID, accounts.Profile{Provider: "x", Subject: "ada-x"})
+	if _, err := svc.Unlink(t.Context(), other.User.ID, other.Identity.ID, linkMeta); err != nil {
+		t.Fatal(err)
+	}
+	before := rowCounts(t, s)
+	if _, err := svc.Merge(t.Context(), me.User.ID, ada, linkMeta); !errors.Is(err, accounts.ErrProofGone) {
+		t.Errorf("Merge with a removed proof: %v, want ErrProofGone", err)
+	}
+	if _, err := svc.SwitchTo(t.Context(), ada, linkMeta); !errors.Is(err, accounts.ErrProofGone) {
+		t.Errorf("SwitchTo a removed identity: %v, want ErrProofGone", err)
+	}
+	if got := rowCounts(t, s); got != before {
+		t.Errorf("rows after refused merge and switch: %s, want %s", got, before)
+	}
+	if res, err := svc.SwitchTo(t.Context(), accounts.Profile{Provider: "x", Subject: "ada-x"}, linkMeta); err != nil || res.User.ID != other.User.ID {
+		t.Errorf("SwitchTo a held identity: user %d, %v; want %d", res.User.ID, err, other.User.ID)
 	}
 }

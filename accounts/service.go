@@ -52,9 +52,9 @@ func (s *Service) SignIn(ctx context.Context, p Profile, m Meta) (SignInResult, 
 		return SignInResult{}, err
 	}
 	m = cleanMeta(m)
-	res, err := s.signIn(ctx, p, m)
+	res, err := s.signIn(ctx, p, m, true)
 	if errors.Is(err, ErrConflict) {
-		res, err = s.signIn(ctx, p, m)
+		res, err = s.signIn(ctx, p, m, true)
 	}
 	if err != nil {
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
@@ -62,8 +62,25 @@ func (s *Service) SignIn(ctx context.Context, p Profile, m Meta) (SignInResult, 
 	return res, nil
 }
 
-// signIn is one attempt of SignIn on a cleaned profile.
-func (s *Service) signIn(ctx context.Context, p Profile, m Meta) (SignInResult, error) {
+// SwitchTo signs in to the account that holds the provider identity p, as
+// SignIn does, but never creates one: "sign in to that account instead"
+// from a link conflict must not make a new, empty account when the
+// identity was removed in the meantime (ErrProofGone).
+func (s *Service) SwitchTo(ctx context.Context, p Profile, m Meta) (SignInResult, error) {
+	p, err := cleanProfile(p)
+	if err != nil {
+		return SignInResult{}, err
+	}
+	res, err := s.signIn(ctx, p, cleanMeta(m), false)
+	if err != nil {
+		return SignInResult{}, fmt.Errorf("switch account: %w", err)
+	}
+	return res, nil
+}
+
+// signIn is one attempt of SignIn on a cleaned profile; with create false
+// an unknown identity is ErrProofGone.
+func (s *Service) signIn(ctx context.Context, p Profile, m Meta, create bool) (SignInResult, error) {
 	var res SignInResult
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		// A fresh time per attempt keeps a retried sign-in's clock honest.
@@ -73,6 +90,8 @@ func (s *Service) signIn(ctx context.Context, p Profile, m Meta) (SignInResult, 
 		switch {
 		case err == nil:
 			return s.signInKnown(ctx, tx, &res, id, p, m, now)
+		case errors.Is(err, ErrNotFound) && !create:
+			return ErrProofGone
 		case errors.Is(err, ErrNotFound):
 			return s.signUp(ctx, tx, &res, p, m, now)
 		default:

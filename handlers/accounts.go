@@ -57,16 +57,9 @@ func (a *App) accountsPage(c *gin.Context) {
 	for _, p := range a.providers.All() {
 		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name())})
 	}
-	events, err := a.accounts.Events(c.Request.Context(), user.ID, 10)
-	if err != nil {
+	if page.Activity, err = a.activity(c); err != nil {
 		a.failPage(c, err)
 		return
-	}
-	for _, e := range events {
-		page.Activity = append(page.Activity, views.EventView{
-			What: eventText(e.Kind), Provider: a.label(e.Provider), IP: e.IP,
-			At: formatTime(e.At), AtISO: e.At.UTC().Format(time.RFC3339),
-		})
 	}
 	a.render(c, http.StatusOK, views.Accounts(a.layout(c, "Connected accounts"), page))
 }
@@ -125,18 +118,6 @@ func (a *App) label(provider string) string {
 	return provider
 }
 
-// accountName names a provider account for a person: email, else handle,
-// else name.
-func accountName(p accounts.Profile) string {
-	switch {
-	case p.Email != "":
-		return p.Email
-	case p.Nickname != "":
-		return "@" + p.Nickname
-	}
-	return p.Name
-}
-
 func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
 
 // unlinkIdentity answers POST /accounts/identities/{id}/unlink. Without
@@ -179,9 +160,9 @@ func (a *App) unlinkIdentity(c *gin.Context) {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
-	notice := "Removed your " + a.label(res.Removed.Provider) + " account " + identityName(res.Removed) + "."
+	notice := "Removed your " + a.label(res.Removed.Provider) + " account " + a.identityView(res.Removed, 0).Label() + "."
 	for _, f := range res.Fallbacks {
-		notice += " Your " + fieldName(f.Field) + " now comes from your " + a.label(f.To.Provider) + " account " + identityName(f.To) + "."
+		notice += " Your " + fieldName(f.Field) + " now comes from your " + a.label(f.To.Provider) + " account " + a.identityView(f.To, 0).Label() + "."
 	}
 	a.changed(c, notice)
 }
@@ -255,11 +236,28 @@ func (a *App) renderSection(c *gin.Context, status int, notice string, isError b
 		a.failPage(c, err)
 		return
 	}
-	a.render(c, status, views.Connected(sec, a.csrfToken(c)))
+	events, err := a.activity(c)
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
+	a.render(c, status, views.ConnectedUpdate(sec, a.csrfToken(c), events))
 }
 
-func identityName(id accounts.Identity) string {
-	return accountName(accounts.Profile{Email: id.Email, Nickname: id.Nickname, Name: id.Name})
+// activity is the user's newest security events, for the page.
+func (a *App) activity(c *gin.Context) ([]views.EventView, error) {
+	events, err := a.accounts.Events(c.Request.Context(), currentUser(c).ID, 10)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]views.EventView, 0, len(events))
+	for _, e := range events {
+		out = append(out, views.EventView{
+			What: eventText(e.Kind), Provider: a.label(e.Provider), IP: e.IP,
+			At: formatTime(e.At), AtISO: e.At.UTC().Format(time.RFC3339),
+		})
+	}
+	return out, nil
 }
 
 func fieldName(f accounts.ProfileField) string {

@@ -39,6 +39,9 @@ type Config struct {
 	// ImageOrigins are extra origins allowed for avatars in the CSP
 	// (img-src), besides 'self' and https:.
 	ImageOrigins []string
+	// IdleTimeout ends a session after this long without a request; zero
+	// means 2 hours.
+	IdleTimeout time.Duration
 	// FlowTTL bounds how long a sign-in may stay at the provider.
 	FlowTTL time.Duration
 	// Now is the clock; nil means time.Now.
@@ -68,6 +71,9 @@ func New(cfg Config) (*App, error) {
 	if cfg.FlowTTL <= 0 || cfg.FlowTTL > 10*time.Minute {
 		cfg.FlowTTL = 10 * time.Minute
 	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 2 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -93,12 +99,16 @@ func New(cfg Config) (*App, error) {
 
 // NewSessionManager configures scs as DESIGN.md says: a __Host- cookie on
 // https, HttpOnly, SameSite=Lax (Strict would drop the cookie on the way
-// back from the provider), with an idle timeout and an absolute lifetime.
-func NewSessionManager(store scs.Store, baseURL *url.URL, idle, lifetime time.Duration) *scs.SessionManager {
+// back from the provider), with an absolute lifetime. The idle timeout is
+// Config.IdleTimeout, kept by the handlers rather than by scs: scs would
+// write the session back on every request to move its deadline, and such
+// a late write can bring back a session that a concurrent request renewed
+// or ended (SECURITY.md K10).
+func NewSessionManager(store scs.Store, baseURL *url.URL, lifetime time.Duration) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = store
 	sm.Codec = safeCodec{}
-	sm.IdleTimeout = idle
+	sm.IdleTimeout = 0
 	sm.Lifetime = lifetime
 	sm.HashTokenInStore = true
 	sm.Cookie.Path = "/"

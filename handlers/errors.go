@@ -84,6 +84,8 @@ func problemFor(err error) problem {
 		return problemLastIdentity
 	case errors.Is(err, accounts.ErrIdentityTaken):
 		return problemTaken
+	case errors.Is(err, accounts.ErrProofGone):
+		return problemLinkExpired
 	case errors.Is(err, accounts.ErrInvalidField):
 		return problemBadInput
 	case errors.Is(err, accounts.ErrSameAccount):
@@ -102,7 +104,11 @@ func (a *App) renderProblem(c *gin.Context, p problem) { a.renderProblemRef(c, p
 // renderProblemRef is renderProblem with the reference of the request that
 // failed, when that was an earlier one.
 func (a *App) renderProblemRef(c *gin.Context, p problem, ref string) {
-	a.render(c, p.status, views.Error(a.layout(c, p.heading), views.ErrorPage{
+	// An error page mints no CSRF token: it has no form of its own, and
+	// a new anonymous session here would replace, in the browser, the one
+	// a concurrent request of the same person just renewed.
+	l := a.layoutWithToken(c, p.heading, a.sessions.GetString(c.Request.Context(), keyCSRF))
+	a.render(c, p.status, views.Error(l, views.ErrorPage{
 		Status:    p.status,
 		Heading:   p.heading,
 		Message:   p.message,

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -150,7 +151,7 @@ func newPortalWith(t testing.TB, o portalOptions) *portal {
 		BaseURL:      baseURL,
 		Accounts:     p.accounts,
 		Providers:    reg,
-		Sessions:     handlers.NewSessionManager(db.SessionStore(), baseURL, time.Hour, 24*time.Hour),
+		Sessions:     handlers.NewSessionManager(db.SessionStore(), baseURL, 24*time.Hour),
 		Logger:       log,
 		Ready:        db.Ping,
 		ImageOrigins: []string{emuBase},
@@ -495,7 +496,7 @@ func (p *portal) handlerAt(base string) http.Handler {
 		BaseURL:   u,
 		Accounts:  p.accounts,
 		Providers: p.reg,
-		Sessions:  handlers.NewSessionManager(p.db.SessionStore(), u, time.Hour, 24*time.Hour),
+		Sessions:  handlers.NewSessionManager(p.db.SessionStore(), u, 24*time.Hour),
 		Now:       p.clock.Now,
 	})
 	if err != nil {
@@ -655,4 +656,242 @@ func errorRedirect(t testing.TB, res response) string {
 	}
 	q.Del("ref")
 	return u.Path + "?" + q.Encode()
+}
+
+// userID returns the user the browser's session is signed in as, or 0.
+func (b *browser) userID() int64 {
+	b.t.Helper()
+	values, ok := b.p.sessionValues(b.sessionCookie())
+	if !ok {
+		return 0
+	}
+	id, _ := values["user_id"].(int64)
+	return id
+}
+
+// accountsPage loads /accounts and fails the test unless it answers 200.
+func (b *browser) accountsPage() response {
+	b.t.Helper()
+	res := b.get("/accounts")
+	if res.StatusCode != http.StatusOK {
+		b.t.Fatalf("GET /accounts: %d %q, want 200", res.StatusCode, res.Header.Get("Location"))
+	}
+	return res
+}
+
+// beginLink posts "Connect <provider>" with the CSRF token of /accounts and
+// returns the provider's authorize URL the portal redirected to.
+func (b *browser) beginLink(provider string, extra url.Values) *url.URL {
+	b.t.Helper()
+	form := formWithCSRF(b.accountsPage().Body)
+	for k, v := range extra {
+		form[k] = v
+	}
+	res := b.post("/accounts/link/"+provider, form)
+	if res.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("POST /accounts/link/%s: status %d, want 303; body %.300s", provider, res.StatusCode, res.Body)
+	}
+	u, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return u
+}
+
+// link runs a link flow up to the callback: Connect, consent at the
+// emulator as person, and the callback's response (a redirect to the
+// preview, the conflict page, /accounts or the error page).
+func (b *browser) link(provider string, person emulator.Person) response {
+	b.t.Helper()
+	return b.get(b.consent(provider, b.beginLink(provider, nil), person).String())
+}
+
+// pendingID checks that res redirects to path?id=... and returns the id.
+func pendingID(t testing.TB, res response, path string) string {
+	t.Helper()
+	u, err := url.Parse(res.Header.Get("Location"))
+	if res.StatusCode != http.StatusSeeOther || err != nil || u.Path != path || u.Query().Get("id") == "" {
+		t.Fatalf("status %d Location %q, want 303 %s?id=...", res.StatusCode, res.Header.Get("Location"), path)
+	}
+	return u.Query().Get("id")
+}
+
+// linkPreview links up to the preview and returns the pending link id.
+func (b *browser) linkPreview(provider string, person emulator.Person) string {
+	b.t.Helper()
+	return pendingID(b.t, b.link(provider, person), "/accounts/link/confirm")
+}
+
+// answerLink posts the preview's form: action "link" or "cancel".
+func (b *browser) answerLink(id, action string) response {
+	b.t.Helper()
+	form := formWithCSRF(b.accountsPage().Body)
+	form["id"], form["action"] = []string{id}, []string{action}
+	return b.post("/accounts/link/confirm", form)
+}
+
+// mustLink links person's provider account and presses "Link it"; it
+// returns the /accounts page that follows.
+func (b *browser) mustLink(provider string, person emulator.Person) response {
+	b.t.Helper()
+	res := b.answerLink(b.linkPreview(provider, person), "link")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/accounts" {
+		b.t.Fatalf("Link it: %d %q, want 303 /accounts", res.StatusCode, res.Header.Get("Location"))
+	}
+	return b.accountsPage()
+}
+
+// postHTMX sends what htmx sends: the form, HX-Request and the CSRF token
+// in X-CSRF-Token.
+func (b *browser) postHTMX(path, token string, form url.Values) response {
+	b.t.Helper()
+	req := b.newRequest(http.MethodPost, path, form.Encode(), map[string]string{
+		"Content-Type":   "application/x-www-form-urlencoded",
+		"Origin":         b.p.srv.URL,
+		"Sec-Fetch-Site": "same-origin",
+		"HX-Request":     "true",
+		"X-CSRF-Token":   token,
+	})
+	return b.do(req)
+}
+
+// unlink posts "Remove" for an identity: confirm adds confirm=yes, htmx
+// sends it as htmx does.
+func (b *browser) unlink(identityID int64, confirm, htmx bool) response {
+	b.t.Helper()
+	token := formWithCSRF(b.accountsPage().Body)["csrf_token"][0]
+	return b.unlinkWith(token, identityID, confirm, htmx)
+}
+
+// unlinkWith is unlink with a CSRF token the caller already has.
+func (b *browser) unlinkWith(token string, identityID int64, confirm, htmx bool) response {
+	b.t.Helper()
+	path := fmt.Sprintf("/accounts/identities/%d/unlink", identityID)
+	form := url.Values{}
+	if confirm {
+		form.Set("confirm", "yes")
+	}
+	if htmx {
+		return b.postHTMX(path, token, form)
+	}
+	form.Set("csrf_token", token)
+	return b.post(path, form)
+}
+
+// identity is a row of the identities table.
+type identity struct {
+	ID       int64
+	UserID   int64
+	Provider string
+	Subject  string
+}
+
+// identitiesOf returns a user's identities, oldest first.
+func (p *portal) identitiesOf(userID int64) []identity {
+	p.t.Helper()
+	rows, err := p.db.DB().Query("SELECT id, user_id, provider, subject FROM identities WHERE user_id = ? ORDER BY id", userID)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []identity
+	for rows.Next() {
+		var id identity
+		if err := rows.Scan(&id.ID, &id.UserID, &id.Provider, &id.Subject); err != nil {
+			p.t.Fatal(err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		p.t.Fatal(err)
+	}
+	return out
+}
+
+// eventKinds returns the kinds of a user's timeline events, oldest first.
+func (p *portal) eventKinds(userID int64) []string {
+	p.t.Helper()
+	rows, err := p.db.DB().Query("SELECT kind FROM events WHERE user_id = ? ORDER BY id", userID)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			p.t.Fatal(err)
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// countKind counts the kind among kinds.
+func countKind(kinds []string, kind string) int {
+	n := 0
+	for _, k := range kinds {
+		if k == kind {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	noticeRE  = regexp.MustCompile(`(?s)data-testid="notice">(.*?)</p>`)
+	displayRE = regexp.MustCompile(`data-testid="display-name">([^<]*)<`)
+)
+
+// notice returns the text of the page's notice, or "".
+func notice(body string) string {
+	m := noticeRE.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return strings.TrimSpace(m[1])
+}
+
+// displayName returns the "Signed in as" name of the accounts page.
+func displayName(body string) string {
+	m := displayRE.FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// providersOf lists the providers of identities, in order.
+func providersOf(ids []identity) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, id.Provider)
+	}
+	return out
+}
+
+// identityID returns the id of the user's identity at provider with
+// subject, failing the test when there is none.
+func (p *portal) identityID(userID int64, provider, subject string) int64 {
+	p.t.Helper()
+	for _, id := range p.identitiesOf(userID) {
+		if id.Provider == provider && id.Subject == subject {
+			return id.ID
+		}
+	}
+	p.t.Fatalf("user %d has no %s identity %s", userID, provider, subject)
+	return 0
+}
+
+// primaryEmail returns a user's primary email, "" when NULL.
+func (p *portal) primaryEmail(userID int64) string {
+	p.t.Helper()
+	var e *string
+	if err := p.db.DB().QueryRow("SELECT primary_email FROM users WHERE id = ?", userID).Scan(&e); err != nil {
+		p.t.Fatal(err)
+	}
+	if e == nil {
+		return ""
+	}
+	return *e
 }

@@ -33,7 +33,7 @@ func (a *App) linkReturned(c *gin.Context, userID int64, p accounts.Profile) (st
 		a.flash(ctx, "That "+a.label(p.Provider)+" account is already connected to your Linkport account.")
 		return "/accounts", nil
 	case errors.As(err, &taken):
-		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: userID, Profile: p, OtherUserID: taken.OtherUserID})
+		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: userID, Profile: p})
 		return "/accounts/link/conflict?id=" + id, nil
 	default:
 		return "", fail(problemFor(err), "check link", err)
@@ -59,6 +59,26 @@ func (a *App) pending(c *gin.Context, kind, id string, take bool) (pendingLink, 
 		p, ok = findItem[pendingLink](a, ctx, keyPending, id)
 	}
 	return p, ok && p.Kind == kind && p.UserID == a.userID(ctx) && a.live(p)
+}
+
+// conflict finds a live conflict of the signed-in user, as pending does,
+// and checks that another account still holds the provider account: the
+// conflict is the proof that this person controls that account, and the
+// proof is void once the identity was removed from it or moved (LINKING.md
+// P7). Merge and SwitchTo check again inside their transactions. On
+// failure it renders the page and reports false.
+func (a *App) conflict(c *gin.Context, id string, take bool) (pendingLink, bool) {
+	p, ok := a.pending(c, pendingKindConflict, id, take)
+	if !ok {
+		a.renderProblem(c, problemLinkExpired)
+		return pendingLink{}, false
+	}
+	holder, err := a.accounts.HolderOf(c.Request.Context(), p.Profile)
+	if err != nil || holder == p.UserID {
+		a.failPage(c, errors.Join(accounts.ErrProofGone, err))
+		return pendingLink{}, false
+	}
+	return p, true
 }
 
 // linkConfirmPage answers GET /accounts/link/confirm: the preview of the
@@ -92,12 +112,12 @@ func (a *App) confirmLink(c *gin.Context) {
 	var taken *accounts.TakenError
 	switch {
 	case err == nil:
-		a.flash(ctx, "Your "+label+" account "+accountName(p.Profile)+" is now connected.")
+		a.flash(ctx, "Your "+label+" account "+a.profileView(p.Profile).Label()+" is now connected.")
 	case errors.Is(err, accounts.ErrAlreadyLinked):
 		a.flash(ctx, "That "+label+" account is already connected to your Linkport account.")
 	case errors.As(err, &taken):
 		// Someone else linked it between the preview and now.
-		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: p.UserID, Profile: p.Profile, OtherUserID: taken.OtherUserID})
+		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: p.UserID, Profile: p.Profile})
 		seeOther(c, "/accounts/link/conflict?id="+id)
 		return
 	default:
@@ -115,9 +135,8 @@ func (a *App) confirmLink(c *gin.Context) {
 // belongs to another Linkport account. Nothing was changed; the person may
 // sign in there instead, or merge it into this account.
 func (a *App) conflictPage(c *gin.Context) {
-	p, ok := a.pending(c, pendingKindConflict, c.Query("id"), false)
+	p, ok := a.conflict(c, c.Query("id"), false)
 	if !ok {
-		a.renderProblem(c, problemLinkExpired)
 		return
 	}
 	a.render(c, http.StatusConflict, views.Conflict(a.layout(c, "Already connected elsewhere"), views.ConflictPage{
@@ -130,12 +149,11 @@ func (a *App) conflictPage(c *gin.Context) {
 // that provider account moments ago, so this is an ordinary sign-in with it.
 func (a *App) switchAccount(c *gin.Context) {
 	ctx := c.Request.Context()
-	p, ok := a.pending(c, pendingKindConflict, c.PostForm("id"), true)
+	p, ok := a.conflict(c, c.PostForm("id"), true)
 	if !ok {
-		a.renderProblem(c, problemLinkExpired)
 		return
 	}
-	res, err := a.accounts.SignIn(ctx, p.Profile, a.meta(c))
+	res, err := a.accounts.SwitchTo(ctx, p.Profile, a.meta(c))
 	if err != nil {
 		a.failPage(c, err)
 		return
@@ -151,16 +169,15 @@ func (a *App) switchAccount(c *gin.Context) {
 // mergePage answers GET /accounts/merge/preview: what merging the other
 // account into this one would move, and which profile survives.
 func (a *App) mergePage(c *gin.Context) {
-	p, ok := a.pending(c, pendingKindConflict, c.Query("id"), false)
+	p, ok := a.conflict(c, c.Query("id"), false)
 	if !ok {
-		a.renderProblem(c, problemLinkExpired)
 		return
 	}
 	a.renderMerge(c, p, http.StatusOK, "")
 }
 
 func (a *App) renderMerge(c *gin.Context, p pendingLink, status int, problem string) {
-	pv, err := a.accounts.MergePreview(c.Request.Context(), p.UserID, p.OtherUserID)
+	pv, err := a.accounts.MergePreview(c.Request.Context(), p.UserID, p.Profile)
 	if err != nil {
 		a.failPage(c, err)
 		return
@@ -182,16 +199,19 @@ func (a *App) renderMerge(c *gin.Context, p pendingLink, status int, problem str
 func (a *App) confirmMerge(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.PostForm("id")
-	if p, ok := a.pending(c, pendingKindConflict, id, false); ok && c.PostForm("confirm") != "yes" {
-		a.renderMerge(c, p, http.StatusUnprocessableEntity, "Tick the box to confirm the merge.")
+	if c.PostForm("confirm") != "yes" {
+		if p, ok := a.conflict(c, id, false); ok {
+			a.renderMerge(c, p, http.StatusUnprocessableEntity, "Tick the box to confirm the merge.")
+		}
 		return
 	}
-	p, ok := a.pending(c, pendingKindConflict, id, true)
+	p, ok := a.conflict(c, id, true)
 	if !ok {
-		a.renderProblem(c, problemLinkExpired)
 		return
 	}
-	res, err := a.accounts.Merge(ctx, p.UserID, p.OtherUserID, a.meta(c))
+	// Merge finds the account to merge from the proving identity inside its
+	// transaction, so an unlink racing with this request cannot slip by.
+	res, err := a.accounts.Merge(ctx, p.UserID, p.Profile, a.meta(c))
 	if err != nil {
 		a.failPage(c, err)
 		return

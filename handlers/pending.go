@@ -34,12 +34,11 @@ func (f pendingFlow) createdAt() int64 { return f.Created }
 // user who started it and to the provider account, single-use and short
 // lived (LINKING.md P7, section 3 item 12).
 type pendingLink struct {
-	ID          string           `json:"id"`
-	Kind        string           `json:"kind"`
-	UserID      int64            `json:"user_id"`
-	Profile     accounts.Profile `json:"profile"`
-	OtherUserID int64            `json:"other_user_id,omitempty"`
-	Created     int64            `json:"created"`
+	ID      string           `json:"id"`
+	Kind    string           `json:"kind"`
+	UserID  int64            `json:"user_id"`
+	Profile accounts.Profile `json:"profile"` // for a conflict, the proof of the other account
+	Created int64            `json:"created"`
 }
 
 func (p pendingLink) itemKey() string  { return p.ID }

@@ -12,9 +12,13 @@ import (
 
 // layout builds what the shared layout needs for this request.
 func (a *App) layout(c *gin.Context, title string) views.Layout {
+	return a.layoutWithToken(c, title, a.csrfToken(c))
+}
+
+func (a *App) layoutWithToken(c *gin.Context, title, csrf string) views.Layout {
 	return views.Layout{
 		Title:     title,
-		CSRFToken: a.csrfToken(c),
+		CSRFToken: csrf,
 		Assets:    a.assets.urls,
 		SignedIn:  a.userID(c.Request.Context()) != 0,
 	}

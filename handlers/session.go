@@ -22,7 +22,29 @@ const (
 	keyFlows      = "flows"       // string: JSON []pendingFlow, the sign-ins at a provider
 	keyPending    = "pending"     // string: JSON []pendingLink, links awaiting the person's answer
 	keyFlash      = "flash"       // string: a one-time notice for the next page
+	keyLastSeen   = "last_seen"   // int64 unix seconds: the last request, to the minute
 )
+
+// lastSeenEvery is how stale keyLastSeen may get before a request writes
+// it: a session is written back at most once a minute for the idle
+// timeout, not on every request.
+const lastSeenEvery = 60
+
+// enforceIdle ends a session that saw no request for the idle timeout, and
+// otherwise notes this request, at most once a minute.
+func (a *App) enforceIdle(ctx context.Context) {
+	if a.sessions.Token(ctx) == "" {
+		return // a new, empty session
+	}
+	now := a.now().Unix()
+	last := a.sessions.GetInt64(ctx, keyLastSeen)
+	switch {
+	case last != 0 && now-last > int64(a.cfg.IdleTimeout/time.Second):
+		_ = a.sessions.Destroy(ctx)
+	case now-last >= lastSeenEvery:
+		a.sessions.Put(ctx, keyLastSeen, now)
+	}
+}
 
 // flash leaves a notice for the next page the person sees.
 func (a *App) flash(ctx context.Context, msg string) { a.sessions.Put(ctx, keyFlash, msg) }
@@ -82,6 +104,7 @@ func (a *App) loadSession(c *gin.Context) {
 		c.Abort()
 		return
 	}
+	a.enforceIdle(ctx)
 	c.Request = c.Request.WithContext(ctx)
 	// Add, not Set: securityHeaders already put "Vary: HX-Request" (B-10b).
 	c.Writer.Header().Add("Vary", "Cookie")

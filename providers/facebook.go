@@ -143,6 +143,9 @@ func (p *facebookProvider) FetchUser(gs goth.Session) (_ goth.User, err error) {
 		return goth.User{}, newError(p.name, op, ErrBadResponse, "profile id is empty or too long")
 	}
 	u.Provider = p.name
+	// goth copies the full name into NickName; Facebook has no public
+	// handle, so showing it as one ("@Grace Hopper") would mislead.
+	u.NickName = ""
 	return u, nil
 }
 

@@ -128,8 +128,9 @@ func TestFacebookThroughEmulatorBase(t *testing.T) {
 	if meQuery.Get("appsecret_proof") == "" {
 		t.Error("appsecret_proof dropped")
 	}
-	want := []string{"facebook", "10001", "Ada Lovelace", "ada@example.com"}
-	if diff := cmp.Diff(want, []string{u.Provider, u.UserID, u.Name, u.Email}); diff != "" {
+	// No nickname: goth copies the name there, and Facebook has no handle.
+	want := []string{"facebook", "10001", "Ada Lovelace", "ada@example.com", ""}
+	if diff := cmp.Diff(want, []string{u.Provider, u.UserID, u.Name, u.Email, u.NickName}); diff != "" {
 		t.Errorf("user (-want +got):\n%s", diff)
 	}
 	if p.EmailVerified(u) {

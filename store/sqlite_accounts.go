@@ -89,7 +89,17 @@ type sqliteTx struct{ tx *sql.Tx }
 // IdentityBySubject returns the identity (provider, subject), or
 // accounts.ErrNotFound.
 func (t sqliteTx) IdentityBySubject(ctx context.Context, provider, subject string) (accounts.Identity, error) {
-	id, err := scanIdentity(t.tx.QueryRowContext(ctx, "SELECT "+identityColumns+
+	return identityBySubject(ctx, t.tx, provider, subject)
+}
+
+// IdentityBySubject returns the identity (provider, subject), or
+// accounts.ErrNotFound; a read outside any transaction.
+func (s *SQLite) IdentityBySubject(ctx context.Context, provider, subject string) (accounts.Identity, error) {
+	return identityBySubject(ctx, s.db, provider, subject)
+}
+
+func identityBySubject(ctx context.Context, q querier, provider, subject string) (accounts.Identity, error) {
+	id, err := scanIdentity(q.QueryRowContext(ctx, "SELECT "+identityColumns+
 		" FROM identities WHERE provider = ? AND subject = ?", provider, subject))
 	if errors.Is(err, sql.ErrNoRows) {
 		return accounts.Identity{}, fmt.Errorf("identity %s/%q: %w", provider, subject, accounts.ErrNotFound)

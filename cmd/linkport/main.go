@@ -60,7 +60,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sessions := handlers.NewSessionManager(db.SessionStore(), cfg.baseURL, cfg.SessionIdle, cfg.SessionLifetime)
+	sessions := handlers.NewSessionManager(db.SessionStore(), cfg.baseURL, cfg.SessionLifetime)
 	hc := handlers.Config{
 		BaseURL:        cfg.baseURL,
 		Accounts:       accounts.NewService(db, nil),
@@ -69,6 +69,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		Logger:         log,
 		Ready:          db.Ping,
 		TrustedProxies: cfg.TrustedProxies,
+		IdleTimeout:    cfg.SessionIdle,
 	}
 	if emu != nil {
 		hc.Emulator = emu.Handler()
