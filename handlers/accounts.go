@@ -18,17 +18,18 @@ const ctxUser = "user"
 
 // requireUser lets signed-in people through and sends everyone else to the
 // sign-in page, with a way back here. The user is loaded on every request:
-// a session whose account is gone (merged away) ends here.
+// a session whose account is gone (merged away), or whose sign-in account
+// was removed, ends here (C-06d).
 func (a *App) requireUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	if uid := a.userID(ctx); uid != 0 {
-		u, err := a.accounts.User(ctx, uid)
+		u, err := a.accounts.SessionUser(ctx, uid, a.sessions.GetInt64(ctx, keyIdentityID))
 		if err == nil {
 			c.Set(ctxUser, u)
 			c.Next()
 			return
 		}
-		if !errors.Is(err, accounts.ErrNotFound) {
+		if !errors.Is(err, accounts.ErrNotFound) && !errors.Is(err, accounts.ErrSignInRemoved) {
 			a.failPage(c, err)
 			c.Abort()
 			return
@@ -155,6 +156,11 @@ func (a *App) unlinkIdentity(c *gin.Context) {
 	case err != nil:
 		a.failPage(c, err)
 		return
+	}
+	// The session doing the removal goes on; every other session that
+	// signed in with the removed account ends at its next request.
+	if a.sessions.GetInt64(ctx, keyIdentityID) == res.Removed.ID {
+		a.sessions.Put(ctx, keyIdentityID, int64(0))
 	}
 	if err := a.sessions.RenewToken(ctx); err != nil {
 		a.renderProblem(c, problemStoreDown)

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/providers/emulator"
 )
 
 // C-06a / P8: the last way to sign in cannot be removed: the button is
@@ -247,5 +248,59 @@ func TestB02b_TokenRenewedAfterLinkAndUnlink(t *testing.T) {
 		if !b.signedIn() {
 			t.Errorf("%s: the new token is not signed in", s.name)
 		}
+	}
+}
+
+// C-06d / B-05b: removing a connected account ends the other sessions that
+// signed in with it, at their next request; the session that removed it,
+// and sessions started with another account, go on. (No provider tokens
+// are stored, so there are none to delete.)
+func TestC06d_UnlinkEndsSessionsStartedWithIt(t *testing.T) {
+	p := newPortal(t)
+	laptop := p.browser()
+	grace := person("Grace", "grace@example.com")
+	grace.Sub = "c06d-google"
+	laptop.mustSignIn("google", grace)
+	fb := emulator.Person{Sub: "c06d-facebook", Name: "Grace FB", Email: "grace@facebook.example"}
+	laptop.mustLink("facebook", fb)
+	phone := p.browser() // signed in with the Facebook account
+	phone.mustSignIn("facebook", fb)
+	tablet := p.browser() // signed in with the Google account
+	tablet.mustSignIn("google", grace)
+
+	var fbID int64
+	for _, id := range p.identitiesOf(laptop.userID()) {
+		if id.Provider == "facebook" {
+			fbID = id.ID
+		}
+	}
+	if res := laptop.unlink(fbID, true, false); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unlink: %d", res.StatusCode)
+	}
+	if res := phone.get("/accounts"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Errorf("session signed in with the removed account: %d %q, want redirect to /login", res.StatusCode, res.Header.Get("Location"))
+	}
+	for name, b := range map[string]*browser{"remover": laptop, "other account's session": tablet} {
+		if res := b.get("/accounts"); res.StatusCode != http.StatusOK {
+			t.Errorf("%s: GET /accounts %d, want 200", name, res.StatusCode)
+		}
+	}
+	// Removing the account this very session signed in with keeps it
+	// signed in: the person is right here.
+	laptop.mustLink("x", emulator.Person{Sub: "c06d-x", Name: "Grace X", Username: "gracex"})
+	var googleID int64
+	for _, id := range p.identitiesOf(laptop.userID()) {
+		if id.Provider == "google" {
+			googleID = id.ID
+		}
+	}
+	if res := laptop.unlink(googleID, true, false); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unlink own sign-in account: %d", res.StatusCode)
+	}
+	if res := laptop.get("/accounts"); res.StatusCode != http.StatusOK {
+		t.Errorf("after removing its own sign-in account the session ended: %d", res.StatusCode)
+	}
+	if res := tablet.get("/accounts"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("the tablet signed in with the removed Google account: %d, want a redirect", res.StatusCode)
 	}
 }
