@@ -57,6 +57,10 @@ type Profile struct {
 	Name          string
 	Nickname      string
 	AvatarURL     string
+	// Tokens are the provider's tokens from this sign-in, to keep on the
+	// identity; nil when they are not kept. Never serialized: a Profile
+	// waiting in a session for a link confirmation must not carry them.
+	Tokens *Tokens `json:"-"`
 }
 
 // Event is one entry of a user's security timeline. It never holds a token,
@@ -129,6 +133,7 @@ var (
 
 // Store is what the service needs from storage. All writes go through InTx.
 type Store interface {
+	DeletionStore
 	// InTx runs fn in one write transaction. It commits when fn returns nil
 	// and rolls back when fn returns an error or panics (the panic is then
 	// re-raised).
@@ -143,10 +148,15 @@ type Store interface {
 	// Events returns at most limit of the user's events, newest first; a limit
 	// of zero or less returns them all.
 	Events(ctx context.Context, userID int64, limit int) ([]Event, error)
+	// EventsBefore returns at most limit of the user's events that come
+	// after the event beforeID in Events' order (newest first); beforeID 0
+	// starts at the newest. An unknown beforeID returns none.
+	EventsBefore(ctx context.Context, userID, beforeID int64, limit int) ([]Event, error)
 }
 
 // Tx is the set of operations available inside a write transaction.
 type Tx interface {
+	DeletionTx
 	// IdentityBySubject returns the identity (provider, subject), or
 	// ErrNotFound.
 	IdentityBySubject(ctx context.Context, provider, subject string) (Identity, error)
@@ -193,4 +203,12 @@ type Tx interface {
 	// DeleteUser deletes the user with the identities and events it still
 	// has; ErrNotFound when it does not exist.
 	DeleteUser(ctx context.Context, id int64) error
+
+	// Tokens returns the provider tokens stored for the identity; none when
+	// none are stored or the store keeps no tokens. Stored tokens that
+	// cannot be decrypted are ErrTokensUnreadable.
+	Tokens(ctx context.Context, identityID int64) (Tokens, error)
+	// SaveTokens stores t for the identity, replacing what it held. A store
+	// configured without a token key stores nothing and returns nil.
+	SaveTokens(ctx context.Context, identityID int64, t Tokens) error
 }

@@ -135,6 +135,9 @@ func linkNew(ctx context.Context, tx Tx, userID int64, p Profile, m Meta, now ti
 	if err != nil {
 		return Identity{}, err
 	}
+	if err := saveTokens(ctx, tx, id.ID, p.Tokens); err != nil {
+		return Identity{}, err
+	}
 	if err := tx.AddEvent(ctx, newEvent(EventLinked, userID, id, m, now)); err != nil {
 		return Identity{}, err
 	}
@@ -146,6 +149,9 @@ func linkNew(ctx context.Context, tx Tx, userID int64, p Profile, m Meta, now ti
 func relink(ctx context.Context, tx Tx, id Identity, p Profile, now time.Time) (Identity, error) {
 	id = refreshed(id, p, now)
 	if err := tx.UpdateIdentity(ctx, id); err != nil {
+		return Identity{}, err
+	}
+	if err := saveTokens(ctx, tx, id.ID, p.Tokens); err != nil {
 		return Identity{}, err
 	}
 	if _, err := refreshUser(ctx, tx, id, now); err != nil {

@@ -11,6 +11,7 @@ import (
 type Service struct {
 	store Store
 	now   func() time.Time
+	grace time.Duration // see SetDeletionGrace
 }
 
 // NewService returns a Service on s. now is the clock; nil means time.Now.
@@ -87,6 +88,11 @@ func (s *Service) signIn(ctx context.Context, p Profile, m Meta, create bool) (S
 		now := s.now().UTC().Round(0)
 		res = SignInResult{}
 		id, err := tx.IdentityBySubject(ctx, p.Provider, p.Subject)
+		if err == nil {
+			// A deleted account signs no one in; past its grace period it
+			// is purged here and the identity is unknown again.
+			err = liveHolder(ctx, tx, id.UserID, now)
+		}
 		switch {
 		case err == nil:
 			return s.signInKnown(ctx, tx, &res, id, p, m, now)
@@ -105,6 +111,9 @@ func (s *Service) signIn(ctx context.Context, p Profile, m Meta, create bool) (S
 func (s *Service) signInKnown(ctx context.Context, tx Tx, res *SignInResult, id Identity, p Profile, m Meta, now time.Time) error {
 	id = refreshed(id, p, now)
 	if err := tx.UpdateIdentity(ctx, id); err != nil {
+		return err
+	}
+	if err := saveTokens(ctx, tx, id.ID, p.Tokens); err != nil {
 		return err
 	}
 	u, err := refreshUser(ctx, tx, id, now)
@@ -131,6 +140,9 @@ func (s *Service) signUp(ctx context.Context, tx Tx, res *SignInResult, p Profil
 	}
 	id, err := tx.CreateIdentity(ctx, identityFrom(p, u.ID, now))
 	if err != nil {
+		return err
+	}
+	if err := saveTokens(ctx, tx, id.ID, p.Tokens); err != nil {
 		return err
 	}
 	// The sources can only be set once the identity exists.
@@ -172,4 +184,10 @@ func (s *Service) Identities(ctx context.Context, userID int64) ([]Identity, err
 // Events returns at most limit of the user's timeline events, newest first.
 func (s *Service) Events(ctx context.Context, userID int64, limit int) ([]Event, error) {
 	return s.store.Events(ctx, userID, limit)
+}
+
+// EventsBefore returns the page of at most limit of the user's timeline
+// events that follows the event beforeID (0: the newest), newest first.
+func (s *Service) EventsBefore(ctx context.Context, userID, beforeID int64, limit int) ([]Event, error) {
+	return s.store.EventsBefore(ctx, userID, beforeID, limit)
 }

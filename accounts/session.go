@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,11 +15,15 @@ var ErrSignInRemoved = errors.New("the account this session signed in with was r
 
 // SessionUser returns the user of a session that signed in with identity
 // identityID (0: none recorded). It returns ErrNotFound when the user is
-// gone and ErrSignInRemoved when the identity no longer belongs to it.
+// gone, ErrAccountDeleted when it is scheduled for deletion, and
+// ErrSignInRemoved when the identity no longer belongs to it.
 func (s *Service) SessionUser(ctx context.Context, userID, identityID int64) (User, error) {
 	u, err := s.store.User(ctx, userID)
 	if err != nil {
 		return User{}, fmt.Errorf("session user: %w", err)
+	}
+	if d, err := s.store.DeletionOf(ctx, userID); err != nil || d.Pending() {
+		return User{}, fmt.Errorf("session user: %w", cmp.Or(err, ErrAccountDeleted))
 	}
 	if identityID == 0 {
 		return u, nil

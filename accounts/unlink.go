@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -13,6 +14,10 @@ type UnlinkResult struct {
 	// Fallbacks lists the profile fields Removed supplied, each now supplied
 	// by another identity, so the page can tell the user.
 	Fallbacks []ProfileFallback
+	// Tokens are the tokens Removed held, deleted with it, for the caller
+	// to revoke at the provider once the change is committed; zero when
+	// none were stored (or they could not be decrypted).
+	Tokens Tokens
 }
 
 // Unlink removes the identity identityID, with its stored tokens, from the
@@ -62,6 +67,10 @@ func (s *Service) Unlink(ctx context.Context, userID, identityID int64, m Meta) 
 		if err != nil {
 			return err
 		}
+		tokens, err := tx.Tokens(ctx, id.ID)
+		if err != nil && !errors.Is(err, ErrTokensUnreadable) {
+			return err
+		}
 		if err := tx.DeleteIdentity(ctx, id.ID); err != nil {
 			return err
 		}
@@ -72,7 +81,7 @@ func (s *Service) Unlink(ctx context.Context, userID, identityID int64, m Meta) 
 		if err != nil {
 			return err
 		}
-		res = UnlinkResult{Removed: id, Fallbacks: fallbacks}
+		res = UnlinkResult{Removed: id, Fallbacks: fallbacks, Tokens: tokens}
 		return nil
 	})
 	if err != nil {

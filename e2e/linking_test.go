@@ -102,7 +102,7 @@ undefined`))
 	do(t, b, chromedp.Click(chromedp.CSS(`[data-testid="identity"][data-provider="facebook"] [data-testid="unlink"]`), chromedp.NodeVisible))
 	select {
 	case msg := <-dialogs:
-		if want := "Remove your Facebook account " + graceFacebook.email + " from Linkport?"; msg != want {
+		if want := "Remove your Facebook account " + graceFacebook.email + " from Linkport? Sessions started with it will be signed out."; msg != want {
 			t.Errorf("confirm dialog says %q, want %q", msg, want)
 		}
 	case <-time.After(10 * time.Second):

@@ -78,9 +78,16 @@ type server struct {
 // program's output is printed when the test fails.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t)
+}
+
+// startServerWith is startServer with extra settings (NAME=value), which
+// win over the defaults above.
+func startServerWith(t *testing.T, env ...string) *server {
+	t.Helper()
 	bin := linkportBinary(t)
 	for attempt := 1; ; attempt++ {
-		s, inUse := tryStartServer(t, bin)
+		s, inUse := tryStartServer(t, bin, env...)
 		if s != nil {
 			return s
 		}
@@ -93,7 +100,7 @@ func startServer(t *testing.T) *server {
 
 // tryStartServer returns nil after reporting the failure with t.Error,
 // and inUse when the port was taken by someone else in the meantime.
-func tryStartServer(t *testing.T, bin string) (s *server, inUse bool) {
+func tryStartServer(t *testing.T, bin string, env ...string) (s *server, inUse bool) {
 	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
@@ -111,6 +118,7 @@ func tryStartServer(t *testing.T, bin string) (s *server, inUse bool) {
 		"LINKPORT_EMULATOR_URL=http://127.0.0.1:"+port+"/_emulator",
 		"LINKPORT_LOG_FORMAT=json",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Errorf("start linkport: %v", err)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,12 +30,12 @@ func (a *App) requireUser(c *gin.Context) {
 			c.Next()
 			return
 		}
-		if !errors.Is(err, accounts.ErrNotFound) && !errors.Is(err, accounts.ErrSignInRemoved) {
+		if !errors.Is(err, accounts.ErrNotFound) && !errors.Is(err, accounts.ErrSignInRemoved) && !errors.Is(err, accounts.ErrAccountDeleted) {
 			a.failPage(c, err)
 			c.Abort()
 			return
 		}
-		_ = a.sessions.Destroy(ctx)
+		_ = a.endSession(ctx)
 	}
 	seeOther(c, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 	c.Abort()
@@ -151,22 +152,37 @@ func (a *App) unlinkIdentity(c *gin.Context) {
 	res, err := a.accounts.Unlink(ctx, user.ID, id, a.meta(c))
 	switch {
 	case errors.Is(err, accounts.ErrLastIdentity):
+		a.audit(c, "unlink", outcomeRefused, user.ID, "", slog.Int64("identity_id", id), slog.String("reason", "last identity"))
 		a.changeFailed(c, problemLastIdentity)
 		return
 	case err != nil:
+		a.audit(c, "unlink", outcomeFailed, user.ID, "", slog.Int64("identity_id", id), slog.String("err", err.Error()))
 		a.failPage(c, err)
 		return
 	}
+	a.audit(c, "unlink", outcomeOK, user.ID, res.Removed.Provider, slog.Int64("identity_id", res.Removed.ID))
+	// The row and its tokens are gone; now ask the provider to forget the
+	// grant too (A-13d), best effort.
+	a.revokeTokens(ctx, c, res.Removed.Provider, res.Tokens)
 	// The session doing the removal goes on; every other session that
-	// signed in with the removed account ends at its next request.
+	// signed in with the removed account is revoked now, and would end at
+	// its next request anyway (C-06d, B-05b).
+	revoked, err := a.index.RevokeIdentity(ctx, user.ID, res.Removed.ID, tokenHash(a.sessions.Token(ctx)))
+	if err != nil {
+		a.failPage(c, err)
+		return
+	}
 	if a.sessions.GetInt64(ctx, keyIdentityID) == res.Removed.ID {
 		a.sessions.Put(ctx, keyIdentityID, int64(0))
 	}
-	if err := a.sessions.RenewToken(ctx); err != nil {
+	if err := a.renewToken(ctx); err != nil {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
 	notice := "Removed your " + a.label(res.Removed.Provider) + " account " + a.identityView(res.Removed, 0).Label() + "."
+	if revoked > 0 {
+		notice += fmt.Sprintf(" Signed out %d session(s) started with it.", revoked)
+	}
 	for _, f := range res.Fallbacks {
 		notice += " Your " + fieldName(f.Field) + " now comes from your " + a.label(f.To.Provider) + " account " + a.identityView(f.To, 0).Label() + "."
 	}
@@ -294,6 +310,14 @@ func eventText(kind string) string {
 		return "Connection refused: held by another Linkport account"
 	case accounts.EventProfileChanged:
 		return "Profile changed"
+	case accounts.EventSessionRevoked:
+		return "Signed out other sessions"
+	case accounts.EventSteppedUp:
+		return "Confirmed it's you"
+	case accounts.EventDeletionRequested:
+		return "Account deletion requested"
+	case accounts.EventRestored:
+		return "Account restored"
 	}
 	return kind
 }

@@ -28,7 +28,10 @@ type Config struct {
 	Accounts  *accounts.Service
 	Providers *providers.Registry
 	Sessions  *scs.SessionManager
-	Logger    *slog.Logger
+	// SessionIndex lists and revokes signed-in sessions; a signed-in
+	// session without its row is signed out (K10).
+	SessionIndex SessionIndex
+	Logger       *slog.Logger
 	// Ready reports whether the database and the session store answer.
 	Ready func(ctx context.Context) error
 	// Emulator, when set, is mounted at /_emulator/ (development only).
@@ -44,8 +47,18 @@ type Config struct {
 	IdleTimeout time.Duration
 	// FlowTTL bounds how long a sign-in may stay at the provider.
 	FlowTTL time.Duration
+	// StepUpAge is how recent a sign-in must be for a sensitive change
+	// (link, remove, merge, profile, deletion, signing out other
+	// sessions); zero means 15 minutes (SECURITY.md B-08).
+	StepUpAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// KeepTokens says the store keeps provider tokens (encrypted, see
+	// store.WithTokenKeys); when false they are dropped as soon as the
+	// profile is read.
+	KeepTokens bool
+	// RateLimits are the request budgets; zero values take the defaults.
+	RateLimits RateLimits
 }
 
 // App holds every dependency of the handlers.
@@ -54,22 +67,28 @@ type App struct {
 	accounts  *accounts.Service
 	providers *providers.Registry
 	sessions  *scs.SessionManager
+	index     SessionIndex
 	log       *slog.Logger
 	assets    *assets
 	now       func() time.Time
 	secure    bool
+	limits    limiters
+	held      heldTokens // tokens of links waiting for confirmation
 }
 
 // New checks the configuration and builds the application.
 func New(cfg Config) (*App, error) {
-	if cfg.BaseURL == nil || cfg.Accounts == nil || cfg.Providers == nil || cfg.Sessions == nil {
-		return nil, errors.New("handlers: BaseURL, Accounts, Providers and Sessions are required")
+	if cfg.BaseURL == nil || cfg.Accounts == nil || cfg.Providers == nil || cfg.Sessions == nil || cfg.SessionIndex == nil {
+		return nil, errors.New("handlers: BaseURL, Accounts, Providers, Sessions and SessionIndex are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.FlowTTL <= 0 || cfg.FlowTTL > 10*time.Minute {
 		cfg.FlowTTL = 10 * time.Minute
+	}
+	if cfg.StepUpAge <= 0 {
+		cfg.StepUpAge = 15 * time.Minute
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Hour
@@ -89,10 +108,12 @@ func New(cfg Config) (*App, error) {
 		accounts:  cfg.Accounts,
 		providers: cfg.Providers,
 		sessions:  cfg.Sessions,
+		index:     cfg.SessionIndex,
 		log:       cfg.Logger,
 		assets:    as,
 		now:       cfg.Now,
 		secure:    cfg.BaseURL.Scheme == "https",
+		limits:    newLimiters(cfg.RateLimits),
 	}
 	return a, nil
 }

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -54,6 +56,9 @@ func (a *App) beginFlow(c *gin.Context, intent string, userID int64, returnTo st
 	if c.PostForm("choose") == "1" {
 		authURL = p.WithAccountChooser(authURL)
 	}
+	if intent == intentReauth {
+		authURL = p.WithReauthentication(authURL)
+	}
 	a.addFlow(c.Request.Context(), pendingFlow{
 		State:    state,
 		Provider: p.Name(),
@@ -89,8 +94,8 @@ func (a *App) oauthCallback(c *gin.Context) {
 	c.Header("Referrer-Policy", "no-referrer")
 	to, cerr := a.finishCallback(c)
 	if cerr != nil {
-		a.log.WarnContext(ctx, "sign-in failed",
-			"provider", c.Param("provider"), "reason", cerr.reason, "err", errString(cerr.err), "request_id", requestID(c))
+		a.audit(c, "sign_in", outcomeFailed, a.userID(ctx), c.Param("provider"),
+			slog.String("reason", cerr.reason), slog.String("err", errString(cerr.err)))
 		// ref carries this request's id, so the page's reference matches
 		// the log line above.
 		c.Redirect(http.StatusSeeOther, "/auth/error?reason="+cerr.problem.code+"&ref="+requestID(c))
@@ -133,6 +138,7 @@ func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
 	switch {
 	case flow.Intent == intentLogin:
 	case flow.Intent == intentLink && flow.UserID != 0 && flow.UserID == a.userID(ctx):
+	case flow.Intent == intentReauth && flow.UserID != 0 && flow.UserID == a.userID(ctx):
 	default:
 		return "", fail(problemInvalidState, "intent or user mismatch", nil)
 	}
@@ -168,25 +174,34 @@ func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
 		Name:          displayName(user),
 		Nickname:      user.NickName,
 		AvatarURL:     user.AvatarURL,
+		Tokens:        tokensOf(user),
 	}
 	if flow.Intent == intentLink {
 		return a.linkReturned(c, flow.UserID, profile)
 	}
+	if flow.Intent == intentReauth {
+		return a.reauthReturned(c, flow, p, user, profile)
+	}
 	res, err := a.accounts.SignIn(ctx, profile, a.meta(c))
+	if deleted := (*accounts.DeletedError)(nil); errors.As(err, &deleted) {
+		return a.offerRestore(c, deleted, profile), nil
+	}
 	if err != nil {
 		return "", fail(problemFor(err), "sign-in failed", err)
 	}
-	if err := a.startSession(ctx, res); err != nil {
+	if err := a.startSession(ctx, res, a.meta(c)); err != nil {
 		return "", fail(problemStoreDown, "renew session", err)
 	}
-	a.log.InfoContext(ctx, "signed in", "provider", p.Name(), "user_id", res.User.ID, "new_user", res.Created, "request_id", requestID(c))
+	a.audit(c, "sign_in", outcomeOK, res.User.ID, p.Name(),
+		slog.Bool("new_user", res.Created), slog.Int64("identity_id", res.Identity.ID), slog.String("display_name", profile.Name))
 	return flow.ReturnTo, nil
 }
 
 // startSession makes this session the signed-in session of res.User. A new
 // privilege level gets a new session token (B-02): the old token stops
 // working, and so does its CSRF token.
-func (a *App) startSession(ctx context.Context, res accounts.SignInResult) error {
+func (a *App) startSession(ctx context.Context, res accounts.SignInResult, m accounts.Meta) error {
+	old := a.sessions.Token(ctx)
 	if err := a.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
@@ -195,7 +210,7 @@ func (a *App) startSession(ctx context.Context, res accounts.SignInResult) error
 	a.sessions.Put(ctx, keyAuthAt, a.now().Unix())
 	a.sessions.Put(ctx, keyCSRF, randomToken())
 	a.sessions.Remove(ctx, keyPending)
-	return nil
+	return a.indexSession(ctx, old, res, m)
 }
 
 // meta is where a change comes from, for the timeline.
@@ -204,8 +219,9 @@ func (a *App) meta(c *gin.Context) accounts.Meta {
 }
 
 // exchange trades the code (and only the code: the PKCE verifier and nonce
-// come from the stored session) for the person's profile. Provider tokens
-// are dropped here: Linkport does not call provider APIs after sign-in.
+// come from the stored session) for the person's profile. The ID token is
+// dropped here; the access and refresh tokens too, unless the store keeps
+// them (Config.KeepTokens), encrypted (A-13).
 func (a *App) exchange(ctx context.Context, p *providers.Provider, stored, code string) (u goth.User, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -226,9 +242,20 @@ func (a *App) exchange(ctx context.Context, p *providers.Provider, stored, code 
 	if u.UserID == "" {
 		return goth.User{}, fmt.Errorf("%w: no subject", providers.ErrBadResponse)
 	}
-	u.AccessToken, u.RefreshToken, u.IDToken, u.AccessTokenSecret = "", "", "", ""
+	if !a.cfg.KeepTokens {
+		u.AccessToken, u.RefreshToken = "", ""
+	}
+	u.IDToken, u.AccessTokenSecret = "", ""
 	_ = ctx
 	return u, nil
+}
+
+// tokensOf is the tokens exchange kept in u; nil when it kept none.
+func tokensOf(u goth.User) *accounts.Tokens {
+	if u.AccessToken == "" && u.RefreshToken == "" {
+		return nil
+	}
+	return &accounts.Tokens{AccessToken: u.AccessToken, RefreshToken: u.RefreshToken, Expiry: u.ExpiresAt}
 }
 
 func displayName(u goth.User) string {
@@ -257,10 +284,12 @@ func single(q url.Values, key string) (string, bool) {
 // the browser told to forget what it holds.
 func (a *App) logout(c *gin.Context) {
 	ctx := c.Request.Context()
-	if err := a.sessions.Destroy(ctx); err != nil {
+	uid := a.userID(ctx)
+	if err := a.endSession(ctx); err != nil {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
+	a.audit(c, "logout", outcomeOK, uid, "")
 	c.Header("Clear-Site-Data", `"cache", "cookies", "storage"`)
 	c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
 }

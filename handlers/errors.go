@@ -62,7 +62,7 @@ var (
 
 // callbackProblem finds, by its code, a failure a callback redirected to.
 func callbackProblem(code string) (problem, bool) {
-	for _, p := range []problem{problemInvalidState, problemExpired, problemDenied, problemRejected, problemUnavailable, problemTimeout, problemStoreDown, problemInternal} {
+	for _, p := range []problem{problemInvalidState, problemExpired, problemDenied, problemRejected, problemUnavailable, problemTimeout, problemStoreDown, problemInternal, problemTaken, problemNotYours, problemNotFresh} {
 		if p.code == code {
 			return p, true
 		}
@@ -82,7 +82,9 @@ func problemFor(err error) problem {
 		return problemRejected
 	case errors.Is(err, accounts.ErrLastIdentity):
 		return problemLastIdentity
-	case errors.Is(err, accounts.ErrIdentityTaken):
+	case errors.Is(err, accounts.ErrNotYourIdentity):
+		return problemNotYours
+	case errors.Is(err, accounts.ErrIdentityTaken), errors.Is(err, accounts.ErrAccountDeleted):
 		return problemTaken
 	case errors.Is(err, accounts.ErrProofGone):
 		return problemLinkExpired

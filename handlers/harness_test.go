@@ -28,6 +28,7 @@ import (
 	"github.com/linkport/linkport/handlers"
 	"github.com/linkport/linkport/providers"
 	"github.com/linkport/linkport/providers/emulator"
+	"github.com/linkport/linkport/seal"
 	"github.com/linkport/linkport/store"
 )
 
@@ -100,6 +101,19 @@ type portalOptions struct {
 	// record routes the emulated providers' back-channel calls through a
 	// backChannel that records them (and can tamper with them).
 	record bool
+	// lifetime and idle are the sessions' absolute lifetime (default 24h)
+	// and idle timeout (default: the handlers' 2h).
+	lifetime, idle time.Duration
+	// tokenKeys makes the store keep provider tokens, sealed (nil: the
+	// default, tokens are dropped).
+	tokenKeys *seal.Keyring
+	// rateLimited turns the rate limits on, with limits (zero: the
+	// handlers' defaults); other tests run without, as they make many
+	// requests from one address. trustedProxies are the CIDRs whose
+	// X-Forwarded-For is believed.
+	rateLimited    bool
+	limits         handlers.RateLimits
+	trustedProxies []string
 }
 
 func newPortal(t testing.TB) *portal { return newPortalWith(t, portalOptions{}) }
@@ -109,11 +123,18 @@ func newPortalWith(t testing.TB, o portalOptions) *portal {
 	if o.timeout == 0 {
 		o.timeout = 2 * time.Second
 	}
+	if o.lifetime == 0 {
+		o.lifetime = 24 * time.Hour
+	}
 	if o.dbPath == "" {
 		o.dbPath = filepath.Join(t.TempDir(), "linkport.db")
 	}
+	if !o.rateLimited {
+		off := handlers.Rate{Off: true}
+		o.limits = handlers.RateLimits{SignIn: off, Callback: off, Change: off}
+	}
 	ctx := context.Background()
-	db, err := store.OpenSQLite(ctx, o.dbPath)
+	db, err := store.OpenSQLite(ctx, o.dbPath, store.WithTokenKeys(o.tokenKeys))
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
@@ -148,14 +169,19 @@ func newPortalWith(t testing.TB, o portalOptions) *portal {
 	baseURL, _ := url.Parse(base)
 	log := slog.New(slog.NewJSONHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := handlers.New(handlers.Config{
-		BaseURL:      baseURL,
-		Accounts:     p.accounts,
-		Providers:    reg,
-		Sessions:     handlers.NewSessionManager(db.SessionStore(), baseURL, 24*time.Hour),
-		Logger:       log,
-		Ready:        db.Ping,
-		ImageOrigins: []string{emuBase},
-		Now:          p.clock.Now,
+		BaseURL:        baseURL,
+		Accounts:       p.accounts,
+		Providers:      reg,
+		Sessions:       handlers.NewSessionManager(db.SessionStore(), baseURL, o.lifetime),
+		SessionIndex:   db.SessionIndex(),
+		IdleTimeout:    o.idle,
+		KeepTokens:     db.KeepsTokens(),
+		RateLimits:     o.limits,
+		TrustedProxies: o.trustedProxies,
+		Logger:         log,
+		Ready:          db.Ping,
+		ImageOrigins:   []string{emuBase},
+		Now:            p.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -498,6 +524,8 @@ func (p *portal) handlerAt(base string) http.Handler {
 		Providers: p.reg,
 		Sessions:  handlers.NewSessionManager(p.db.SessionStore(), u, 24*time.Hour),
 		Now:       p.clock.Now,
+		// The same index as the portal's: both serve one database.
+		SessionIndex: p.db.SessionIndex(),
 	})
 	if err != nil {
 		p.t.Fatal(err)

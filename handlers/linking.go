@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -28,11 +30,17 @@ func (a *App) linkReturned(c *gin.Context, userID int64, p accounts.Profile) (st
 	switch {
 	case err == nil:
 		id := a.addPending(c, pendingLink{Kind: pendingKindLink, UserID: userID, Profile: p})
+		if p.Tokens != nil {
+			now := a.now()
+			a.held.put(id, userID, *p.Tokens, now, now.Add(a.cfg.FlowTTL))
+		}
 		return "/accounts/link/confirm?id=" + id, nil
 	case errors.Is(err, accounts.ErrAlreadyLinked):
+		a.audit(c, "link", outcomeOK, userID, p.Provider, slog.Bool("already_linked", true))
 		a.flash(ctx, "That "+a.label(p.Provider)+" account is already connected to your Linkport account.")
 		return "/accounts", nil
 	case errors.As(err, &taken):
+		a.audit(c, "link", outcomeRefused, userID, p.Provider, slog.String("reason", "held by another account"))
 		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: userID, Profile: p})
 		return "/accounts/link/conflict?id=" + id, nil
 	default:
@@ -78,6 +86,12 @@ func (a *App) conflict(c *gin.Context, id string, take bool) (pendingLink, bool)
 		a.failPage(c, errors.Join(accounts.ErrProofGone, err))
 		return pendingLink{}, false
 	}
+	// An account scheduled for deletion is neither merged nor switched to:
+	// its identity is simply taken.
+	if d, err := a.accounts.DeletionOf(c.Request.Context(), holder); err != nil || d.Pending() {
+		a.failPage(c, cmp.Or(err, accounts.ErrAccountDeleted))
+		return pendingLink{}, false
+	}
 	return p, true
 }
 
@@ -102,6 +116,7 @@ func (a *App) confirmLink(c *gin.Context) {
 		a.renderProblem(c, problemLinkExpired)
 		return
 	}
+	p.Profile.Tokens = a.held.take(p.ID, p.UserID, a.now())
 	label := a.label(p.Profile.Provider)
 	if c.PostForm("action") != "link" {
 		a.flash(ctx, "Nothing was linked.")
@@ -112,10 +127,13 @@ func (a *App) confirmLink(c *gin.Context) {
 	var taken *accounts.TakenError
 	switch {
 	case err == nil:
+		a.audit(c, "link", outcomeOK, p.UserID, p.Profile.Provider)
 		a.flash(ctx, "Your "+label+" account "+a.profileView(p.Profile).Label()+" is now connected.")
 	case errors.Is(err, accounts.ErrAlreadyLinked):
+		a.audit(c, "link", outcomeOK, p.UserID, p.Profile.Provider, slog.Bool("already_linked", true))
 		a.flash(ctx, "That "+label+" account is already connected to your Linkport account.")
 	case errors.As(err, &taken):
+		a.audit(c, "link", outcomeRefused, p.UserID, p.Profile.Provider, slog.String("reason", "held by another account"))
 		// Someone else linked it between the preview and now.
 		id := a.addPending(c, pendingLink{Kind: pendingKindConflict, UserID: p.UserID, Profile: p.Profile})
 		seeOther(c, "/accounts/link/conflict?id="+id)
@@ -124,7 +142,7 @@ func (a *App) confirmLink(c *gin.Context) {
 		a.failPage(c, err)
 		return
 	}
-	if err := a.sessions.RenewToken(ctx); err != nil {
+	if err := a.renewToken(ctx); err != nil {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
@@ -158,7 +176,7 @@ func (a *App) switchAccount(c *gin.Context) {
 		a.failPage(c, err)
 		return
 	}
-	if err := a.startSession(ctx, res); err != nil {
+	if err := a.startSession(ctx, res, a.meta(c)); err != nil {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
@@ -218,7 +236,7 @@ func (a *App) confirmMerge(c *gin.Context) {
 	}
 	// The other account is gone: its sessions find no user at their next
 	// request and end there (requireUser).
-	if err := a.sessions.RenewToken(ctx); err != nil {
+	if err := a.renewToken(ctx); err != nil {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}

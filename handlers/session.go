@@ -23,6 +23,8 @@ const (
 	keyPending    = "pending"     // string: JSON []pendingLink, links awaiting the person's answer
 	keyFlash      = "flash"       // string: a one-time notice for the next page
 	keyLastSeen   = "last_seen"   // int64 unix seconds: the last request, to the minute
+	keyActions    = "actions"     // string: JSON []pendingAction, sensitive requests awaiting a step-up
+	keyRestores   = "restores"    // string: JSON []pendingRestore, offers to restore a deleted account
 )
 
 // lastSeenEvery is how stale keyLastSeen may get before a request writes
@@ -41,7 +43,7 @@ func (a *App) enforceIdle(ctx context.Context) {
 	switch {
 	case last != 0 && now-last > int64(a.cfg.IdleTimeout/time.Second):
 		_ = a.sessions.Destroy(ctx)
-	case now-last >= lastSeenEvery:
+	case now-last >= int64(a.seenStep()/time.Second):
 		a.sessions.Put(ctx, keyLastSeen, now)
 	}
 }
@@ -101,6 +103,10 @@ func (a *App) loadSession(c *gin.Context) {
 	if err != nil {
 		a.log.ErrorContext(c.Request.Context(), "session store unavailable", "err", err, "request_id", requestID(c))
 		a.renderProblem(c, problemStoreDown)
+		c.Abort()
+		return
+	}
+	if !a.checkIndexed(c, ctx) {
 		c.Abort()
 		return
 	}

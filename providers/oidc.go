@@ -129,6 +129,8 @@ type discovered struct {
 	oauth       *oauth2.Config
 	verifier    *oidc.IDTokenVerifier
 	userinfoURL string
+	// revocationURL is the RFC 7009 endpoint, empty when none is announced.
+	revocationURL string
 }
 
 // Name returns the provider's URL name.
@@ -237,6 +239,7 @@ func (p *oidcProvider) fetchDiscovery() (*discovered, error) {
 		UserinfoURL      string   `json:"userinfo_endpoint"`
 		JWKSURL          string   `json:"jwks_uri"`
 		TokenAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		RevocationURL    string   `json:"revocation_endpoint"`
 	}
 	if err := prov.Claims(&meta); err != nil {
 		return nil, newError(p.name, op, ErrUnavailable, "malformed discovery document")
@@ -245,6 +248,10 @@ func (p *oidcProvider) fetchDiscovery() (*discovered, error) {
 	endpoints := map[string]string{"authorization_endpoint": ep.AuthURL, "token_endpoint": ep.TokenURL, "jwks_uri": meta.JWKSURL}
 	if meta.UserinfoURL != "" {
 		endpoints["userinfo_endpoint"] = meta.UserinfoURL
+	}
+	if checkEndpoint(meta.RevocationURL, p.cfg.AllowInsecureHTTP) != nil {
+		// Optional: without it tokens are only deleted on unlink, never sent.
+		meta.RevocationURL = ""
 	}
 	for field, u := range endpoints {
 		if err := checkEndpoint(u, p.cfg.AllowInsecureHTTP); err != nil {
@@ -265,8 +272,9 @@ func (p *oidcProvider) fetchDiscovery() (*discovered, error) {
 			Endpoint:     ep,
 			Scopes:       p.cfg.Scopes,
 		},
-		verifier:    prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
-		userinfoURL: meta.UserinfoURL,
+		verifier:      prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
+		userinfoURL:   meta.UserinfoURL,
+		revocationURL: meta.RevocationURL,
 	}, nil
 }
 

@@ -24,6 +24,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/seal"
 )
 
 //go:embed migrations/sqlite/*.sql
@@ -44,6 +45,7 @@ const (
 // mode, plus the scs session store on the same file.
 type SQLite struct {
 	db        *sql.DB
+	keys      *seal.Keyring // nil: provider tokens are not stored
 	sessions  *sqlite3store.SQLite3Store
 	closeOnce sync.Once
 	closeErr  error
@@ -53,12 +55,13 @@ var _ accounts.Store = (*SQLite)(nil)
 
 // OpenSQLite opens (creating if needed) the SQLite database at path, creating
 // its parent directory with mode 0700 if missing, and applies the pending
-// migrations. Several processes may open the same file at once.
+// migrations. Several processes may open the same file at once. Options
+// such as WithTokenKeys configure it further.
 //
 // Every connection runs in WAL mode with foreign keys on and a 10 s busy
 // timeout, and begins write transactions with BEGIN IMMEDIATE so that a
 // writer waits for the lock up front instead of failing on upgrade.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
 	}
@@ -79,10 +82,14 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	return &SQLite{
+	s := &SQLite{
 		db:       db,
 		sessions: sqlite3store.NewWithCleanupInterval(db, sessionCleanupInterval),
-	}, nil
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s, nil
 }
 
 // sqliteDSN is the modernc.org/sqlite data source name for the file at path.

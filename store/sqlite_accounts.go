@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/linkport/linkport/accounts"
+	"github.com/linkport/linkport/seal"
 )
 
 // querier is what reads need from *sql.DB and *sql.Tx alike.
@@ -31,7 +32,7 @@ func (s *SQLite) InTx(ctx context.Context, fn func(tx accounts.Tx) error) error 
 			tx.Rollback() // also runs while a panic unwinds, which then continues
 		}
 	}()
-	if err := fn(sqliteTx{tx}); err != nil {
+	if err := fn(sqliteTx{tx: tx, keys: s.keys}); err != nil {
 		return err
 	}
 	done = true
@@ -83,8 +84,12 @@ func (s *SQLite) Events(ctx context.Context, userID int64, limit int) ([]account
 	return es, nil
 }
 
-// sqliteTx is accounts.Tx on a SQLite transaction.
-type sqliteTx struct{ tx *sql.Tx }
+// sqliteTx is accounts.Tx on a SQLite transaction; keys seal provider
+// tokens (nil: tokens are not stored).
+type sqliteTx struct {
+	tx   *sql.Tx
+	keys *seal.Keyring
+}
 
 // IdentityBySubject returns the identity (provider, subject), or
 // accounts.ErrNotFound.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"github.com/linkport/linkport/seal"
 )
 
 // config is every setting; .env.example documents each one.
@@ -22,11 +24,14 @@ type config struct {
 	DatabaseURL     string        `env:"LINKPORT_DATABASE_URL" envDefault:"./data/linkport.db"`
 	SessionStore    string        `env:"LINKPORT_SESSION_STORE" envDefault:"database"`
 	TokenKey        string        `env:"LINKPORT_TOKEN_KEY"`
+	TokenOldKeys    []string      `env:"LINKPORT_TOKEN_OLD_KEYS" envSeparator:","`
 	Emulator        string        `env:"LINKPORT_EMULATOR" envDefault:"off"`
 	EmulatorURL     string        `env:"LINKPORT_EMULATOR_URL"`
 	SessionIdle     time.Duration `env:"LINKPORT_SESSION_IDLE_TIMEOUT" envDefault:"2h"`
 	SessionLifetime time.Duration `env:"LINKPORT_SESSION_LIFETIME" envDefault:"24h"`
 	ProviderTimeout time.Duration `env:"LINKPORT_PROVIDER_TIMEOUT" envDefault:"10s"`
+	StepUpAge       time.Duration `env:"LINKPORT_STEP_UP_AGE" envDefault:"15m"`
+	DeletionGrace   time.Duration `env:"LINKPORT_DELETION_GRACE" envDefault:"168h"`
 	TrustedProxies  []string      `env:"LINKPORT_TRUSTED_PROXIES" envSeparator:","`
 	LogLevel        string        `env:"LINKPORT_LOG_LEVEL" envDefault:"info"`
 	LogFormat       string        `env:"LINKPORT_LOG_FORMAT" envDefault:"text"`
@@ -41,6 +46,7 @@ type config struct {
 
 	baseURL     *url.URL
 	emulatorURL string
+	tokenKeys   *seal.Keyring // nil: provider tokens are not stored
 	oidc        []oidcSetting
 }
 
@@ -148,6 +154,15 @@ func (c *config) validate(vars map[string]string) error {
 	if c.ProviderTimeout <= 0 || c.ProviderTimeout > time.Minute {
 		return badSetting("LINKPORT_PROVIDER_TIMEOUT", "must be between 0 and 1m (got %s)", c.ProviderTimeout)
 	}
+	if c.StepUpAge < time.Second || c.StepUpAge > 24*time.Hour {
+		return badSetting("LINKPORT_STEP_UP_AGE", "must be between 1s and 24h (got %s)", c.StepUpAge)
+	}
+	if c.DeletionGrace < time.Hour || c.DeletionGrace > 365*24*time.Hour {
+		return badSetting("LINKPORT_DELETION_GRACE", "must be between 1h and 8760h (a year) (got %s)", c.DeletionGrace)
+	}
+	if err := c.loadTokenKeys(); err != nil {
+		return err
+	}
 	for _, p := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
 			return badSetting("LINKPORT_TRUSTED_PROXIES", "%q is not an IP address or CIDR", p)
@@ -204,6 +219,38 @@ func (c *config) validate(vars map[string]string) error {
 			return badSetting(prefix+"TRUST_EMAIL", "must be true or false (got %q)", v)
 		}
 		c.oidc = append(c.oidc, s)
+	}
+	return nil
+}
+
+// loadTokenKeys builds the keyring that seals stored provider tokens from
+// LINKPORT_TOKEN_KEY and LINKPORT_TOKEN_OLD_KEYS. Without a key, tokens are
+// not stored; old keys without a current key are refused, since nothing
+// could be written. Errors never quote a key.
+func (c *config) loadTokenKeys() error {
+	if strings.TrimSpace(c.TokenKey) == "" {
+		if len(c.TokenOldKeys) > 0 {
+			return badSetting("LINKPORT_TOKEN_OLD_KEYS", "needs LINKPORT_TOKEN_KEY: old keys only decrypt, the current key encrypts")
+		}
+		return nil
+	}
+	current, err := seal.ParseKey(c.TokenKey)
+	if err != nil {
+		return badSetting("LINKPORT_TOKEN_KEY", "%v; make one with: openssl rand -base64 32", err)
+	}
+	var old [][]byte
+	for i, s := range c.TokenOldKeys {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		k, err := seal.ParseKey(s)
+		if err != nil {
+			return badSetting("LINKPORT_TOKEN_OLD_KEYS", "key %d %v", i+1, err)
+		}
+		old = append(old, k)
+	}
+	if c.tokenKeys, err = seal.NewKeyring(current, old...); err != nil {
+		return badSetting("LINKPORT_TOKEN_OLD_KEYS", "%v", err)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	}
 	log := newLogger(cfg, stdout)
 
-	db, err := store.OpenSQLite(ctx, cfg.DatabaseURL)
+	db, err := store.OpenSQLite(ctx, cfg.DatabaseURL, store.WithTokenKeys(cfg.tokenKeys))
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -60,16 +60,22 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	svc := accounts.NewService(db, nil)
+	svc.SetDeletionGrace(cfg.DeletionGrace)
+	defer startPurger(ctx, svc, log, purgeEvery)()
 	sessions := handlers.NewSessionManager(db.SessionStore(), cfg.baseURL, cfg.SessionLifetime)
 	hc := handlers.Config{
 		BaseURL:        cfg.baseURL,
-		Accounts:       accounts.NewService(db, nil),
+		Accounts:       svc,
 		Providers:      reg,
 		Sessions:       sessions,
+		SessionIndex:   db.SessionIndex(),
+		KeepTokens:     db.KeepsTokens(),
 		Logger:         log,
 		Ready:          db.Ping,
 		TrustedProxies: cfg.TrustedProxies,
 		IdleTimeout:    cfg.SessionIdle,
+		StepUpAge:      cfg.StepUpAge,
 	}
 	if emu != nil {
 		hc.Emulator = emu.Handler()
