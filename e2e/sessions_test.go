@@ -79,10 +79,10 @@ func TestSignOutAnotherBrowser(t *testing.T) {
 	screenshot(t, second, art, "3-second-signed-out")
 }
 
-// TestNothingLeftInStorageAfterLogout: after visiting the account pages
+// TestB12a_NothingLeftInStorageAfterLogout: after visiting the account pages
 // and signing out, localStorage and sessionStorage hold no htmx history
 // cache and no account HTML (B-12a).
-func TestNothingLeftInStorageAfterLogout(t *testing.T) {
+func TestB12a_NothingLeftInStorageAfterLogout(t *testing.T) {
 	b := newBrowser(t)
 	srv := startServer(t)
 	t.Cleanup(func() { checkPageHealth(t, b, srv.URL) })

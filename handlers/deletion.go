@@ -110,13 +110,7 @@ func (a *App) offerRestore(c *gin.Context, del *accounts.DeletedError, p account
 // it (single use).
 func (a *App) restoreOffer(c *gin.Context, id string, take bool) (pendingRestore, bool) {
 	ctx := c.Request.Context()
-	var r pendingRestore
-	var ok bool
-	if take {
-		r, ok = takeItem[pendingRestore](a, ctx, keyRestores, id)
-	} else {
-		r, ok = findItem[pendingRestore](a, ctx, keyRestores, id)
-	}
+	r, ok := getItem[pendingRestore](a, ctx, keyRestores, id, take)
 	return r, ok && a.live(r)
 }
 

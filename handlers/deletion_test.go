@@ -58,7 +58,7 @@ func TestDeleteConfirmPage(t *testing.T) {
 
 // B-05a: deleting ends every session of the account at once, erases the
 // stored provider tokens at once, and leaves the account restorable.
-func TestDeleteSignsOutEverywhere(t *testing.T) {
+func TestB05a_DeletionSignsOutEveryBrowser(t *testing.T) {
 	p := newPortal(t)
 	b1, b2 := p.browser(), p.browser()
 	b1.mustSignIn("google", ann)

@@ -59,13 +59,7 @@ func (a *App) addPending(c *gin.Context, p pendingLink) string {
 // take removes it (single use).
 func (a *App) pending(c *gin.Context, kind, id string, take bool) (pendingLink, bool) {
 	ctx := c.Request.Context()
-	var p pendingLink
-	var ok bool
-	if take {
-		p, ok = takeItem[pendingLink](a, ctx, keyPending, id)
-	} else {
-		p, ok = findItem[pendingLink](a, ctx, keyPending, id)
-	}
+	p, ok := getItem[pendingLink](a, ctx, keyPending, id, take)
 	return p, ok && p.Kind == kind && p.UserID == a.userID(ctx) && a.live(p)
 }
 

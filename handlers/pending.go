@@ -122,6 +122,14 @@ func takeItem[T sessionItem](a *App, ctx context.Context, key, id string) (T, bo
 	return zero, false
 }
 
+// getItem finds the entry with this key; with take it also removes it.
+func getItem[T sessionItem](a *App, ctx context.Context, key, id string, take bool) (T, bool) {
+	if take {
+		return takeItem[T](a, ctx, key, id)
+	}
+	return findItem[T](a, ctx, key, id)
+}
+
 func (a *App) addFlow(ctx context.Context, f pendingFlow) { addItem(a, ctx, keyFlows, f) }
 
 func (a *App) takeFlow(ctx context.Context, state string) (pendingFlow, bool) {

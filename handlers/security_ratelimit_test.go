@@ -75,7 +75,7 @@ func TestB09a_SignInStartsLimitedPerIP(t *testing.T) {
 // that is not a trusted proxy, a rotating X-Forwarded-For neither resets
 // the budget nor shows up as the client IP; from a trusted proxy it names
 // the client.
-func TestB09b_RateLimitIgnoresSpoofedXFF(t *testing.T) {
+func TestB09b_A16a_RateLimitIgnoresSpoofedXFF(t *testing.T) {
 	limits := handlers.RateLimits{SignIn: handlers.Rate{Events: 3, Per: time.Minute}}
 	t.Run("untrusted peer", func(t *testing.T) {
 		p := newPortalWith(t, portalOptions{rateLimited: true, limits: limits})

@@ -22,31 +22,15 @@ const (
 	keyFlows      = "flows"       // string: JSON []pendingFlow, the sign-ins at a provider
 	keyPending    = "pending"     // string: JSON []pendingLink, links awaiting the person's answer
 	keyFlash      = "flash"       // string: a one-time notice for the next page
-	keyLastSeen   = "last_seen"   // int64 unix seconds: the last request, to the minute
 	keyActions    = "actions"     // string: JSON []pendingAction, sensitive requests awaiting a step-up
 	keyRestores   = "restores"    // string: JSON []pendingRestore, offers to restore a deleted account
 )
 
-// lastSeenEvery is how stale keyLastSeen may get before a request writes
-// it: a session is written back at most once a minute for the idle
-// timeout, not on every request.
+// lastSeenEvery is how stale a signed-in session's last-seen time in the
+// index may get before a request writes it: once a minute, not on every
+// request. The session itself is not written for it (scs's own idle
+// timeout, which rewrites the session on every request, is off — K10).
 const lastSeenEvery = 60
-
-// enforceIdle ends a session that saw no request for the idle timeout, and
-// otherwise notes this request, at most once a minute.
-func (a *App) enforceIdle(ctx context.Context) {
-	if a.sessions.Token(ctx) == "" {
-		return // a new, empty session
-	}
-	now := a.now().Unix()
-	last := a.sessions.GetInt64(ctx, keyLastSeen)
-	switch {
-	case last != 0 && now-last > int64(a.cfg.IdleTimeout/time.Second):
-		_ = a.sessions.Destroy(ctx)
-	case now-last >= int64(a.seenStep()/time.Second):
-		a.sessions.Put(ctx, keyLastSeen, now)
-	}
-}
 
 // flash leaves a notice for the next page the person sees.
 func (a *App) flash(ctx context.Context, msg string) { a.sessions.Put(ctx, keyFlash, msg) }
@@ -106,11 +90,11 @@ func (a *App) loadSession(c *gin.Context) {
 		c.Abort()
 		return
 	}
-	if !a.checkIndexed(c, ctx) {
+	ctx, ok := a.checkIndexed(c, ctx)
+	if !ok {
 		c.Abort()
 		return
 	}
-	a.enforceIdle(ctx)
 	c.Request = c.Request.WithContext(ctx)
 	// Add, not Set: securityHeaders already put "Vary: HX-Request" (B-10b).
 	c.Writer.Header().Add("Vary", "Cookie")

@@ -58,15 +58,27 @@ func tokenHash(token string) string {
 // signed-in session without its index row, or past the idle timeout or the
 // absolute lifetime, is signed out and the request goes on as anonymous.
 // It reports false, having answered, when the index cannot be read.
-func (a *App) checkIndexed(c *gin.Context, ctx context.Context) bool {
-	if err := a.enforceIndex(ctx); err != nil {
+func (a *App) checkIndexed(c *gin.Context, ctx context.Context) (context.Context, bool) {
+	err := a.enforceIndex(ctx)
+	if errors.Is(err, errNotIndexed) {
+		// Revoked, or renewed by a concurrent request of the same browser:
+		// serve this request from a fresh, empty session. Nothing is
+		// written back and no cookie is sent, so a renewal's new cookie,
+		// arriving in the browser before or after this answer, is kept.
+		fresh, ferr := a.sessions.Load(c.Request.Context(), "")
+		return fresh, ferr == nil
+	}
+	if err != nil {
 		a.log.ErrorContext(ctx, "session index unavailable", "err", err, "request_id", requestID(c))
 		c.Request = c.Request.WithContext(ctx)
 		a.renderProblem(c, problemStoreDown)
-		return false
+		return ctx, false
 	}
-	return true
+	return ctx, true
 }
+
+// errNotIndexed: a signed-in session whose index row is gone.
+var errNotIndexed = errors.New("session not in the index")
 
 func (a *App) enforceIndex(ctx context.Context) error {
 	if a.userID(ctx) == 0 {
@@ -76,7 +88,7 @@ func (a *App) enforceIndex(ctx context.Context) error {
 	s, err := a.index.Get(ctx, hash)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):
-		return a.sessions.Destroy(ctx) // revoked, maybe while a request of it was in flight
+		return errNotIndexed
 	case err != nil:
 		return err
 	}

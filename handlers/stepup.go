@@ -117,13 +117,7 @@ func replaceForm(c *gin.Context, form url.Values) bool {
 // it (single use).
 func (a *App) action(c *gin.Context, id string, take bool) (pendingAction, bool) {
 	ctx := c.Request.Context()
-	var act pendingAction
-	var ok bool
-	if take {
-		act, ok = takeItem[pendingAction](a, ctx, keyActions, id)
-	} else {
-		act, ok = findItem[pendingAction](a, ctx, keyActions, id)
-	}
+	act, ok := getItem[pendingAction](a, ctx, keyActions, id, take)
 	return act, ok && act.UserID != 0 && act.UserID == a.userID(ctx) && a.live(act)
 }
 

@@ -102,7 +102,9 @@ func (f *fakeFacebook) flow(t *testing.T, p *Provider, code string) (string, got
 	return authURL, u, err
 }
 
-func TestFacebookThroughEmulatorBase(t *testing.T) {
+// A-13b: the whole Facebook flow through EmulatorBase; the Graph /me call
+// carries the token in the Authorization header, never in the query (K5).
+func TestA13b_FacebookTokenInHeaderNotQuery(t *testing.T) {
 	f := newFakeFacebook(t)
 	p := f.provider(t, 2*time.Second)
 	authURL, u, err := f.flow(t, p, "fb-code")
@@ -141,7 +143,8 @@ func TestFacebookThroughEmulatorBase(t *testing.T) {
 	}
 }
 
-func TestFacebookTimeoutLeaksNoToken(t *testing.T) {
+// A-13c: a /me call that times out leaves the token out of every error.
+func TestA13c_FacebookTimeoutLeaksNoToken(t *testing.T) {
 	f := newFakeFacebook(t)
 	f.me = func(w http.ResponseWriter, r *http.Request) {
 		select {

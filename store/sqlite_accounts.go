@@ -63,25 +63,7 @@ func (s *SQLite) Events(ctx context.Context, userID int64, limit int) ([]account
 	if err != nil {
 		return nil, fmt.Errorf("events of user %d: %w", userID, err)
 	}
-	defer rows.Close()
-	var es []accounts.Event
-	for rows.Next() {
-		var (
-			e          accounts.Event
-			identityID sql.NullInt64
-			at         int64
-		)
-		if err := rows.Scan(&e.ID, &e.UserID, &e.Kind, &e.Provider, &identityID, &e.IP, &e.UserAgent, &at); err != nil {
-			return nil, fmt.Errorf("events of user %d: %w", userID, err)
-		}
-		e.IdentityID = identityID.Int64
-		e.At = fromNanos(at)
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("events of user %d: %w", userID, err)
-	}
-	return es, nil
+	return scanEvents(rows, userID)
 }
 
 // sqliteTx is accounts.Tx on a SQLite transaction; keys seal provider
