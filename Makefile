@@ -5,8 +5,9 @@ GO        ?= go
 EMULATOR  ?= on
 HTMX      ?= 2.0.11
 PKGS      := ./...
+BENCH_FLAGS ?=
 
-.PHONY: run build test lint unit generate check-generate fmt-check bench vendor-htmx clean
+.PHONY: run build test lint unit generate check-generate fmt-check bench bench-go vendor-htmx clean
 
 ## run: the portal on http://localhost:8080 (SQLite under ./data, emulator on; EMULATOR=off for real providers from .env)
 run:
@@ -38,8 +39,13 @@ check-generate: generate
 	@git diff --exit-code -- views || (echo "templ generate changed views/: run 'make generate' and commit"; exit 1)
 	@test -z "$$(git ls-files --others --exclude-standard views)" || (echo "untracked generated files in views/"; exit 1)
 
-## bench: benchmarks (figures are ratios within one run; the machine is noisy)
+## bench: the issue-5 table: starts the real server, loads it, prints a Markdown table
+##        (BENCH_FLAGS='-db postgres://... -session-store redis://...' adds the scaled-out column)
 bench:
+	$(GO) run ./cmd/linkport-bench $(BENCH_FLAGS)
+
+## bench-go: the Go benchmarks of the handlers (figures are ratios within one run; the machine is noisy)
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./handlers/
 
 ## vendor-htmx: refresh static/htmx.min.js from the htmx.org npm package

@@ -326,7 +326,7 @@ func eventText(kind string) string {
 func (a *App) failPage(c *gin.Context, err error) {
 	p := problemFor(err)
 	if p.status >= 500 {
-		a.log.ErrorContext(c.Request.Context(), "request failed", "err", err, "request_id", requestID(c))
+		a.log.ErrorContext(c.Request.Context(), "request failed", "err", err)
 	}
 	a.renderProblem(c, p)
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -74,6 +75,10 @@ type App struct {
 	secure    bool
 	limits    limiters
 	held      heldTokens // tokens of links waiting for confirmation
+	metrics   *metrics
+	// draining is set once shutdown has begun: /readyz then answers 503
+	// so load balancers stop sending new requests (E-14a).
+	draining atomic.Bool
 }
 
 // New checks the configuration and builds the application.
@@ -84,6 +89,7 @@ func New(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Logger = slog.New(withRequestIDs(cfg.Logger.Handler()))
 	if cfg.FlowTTL <= 0 || cfg.FlowTTL > 10*time.Minute {
 		cfg.FlowTTL = 10 * time.Minute
 	}
@@ -103,20 +109,34 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics()
+	// The session manager is the caller's, but its store is timed here, so
+	// that whichever store cmd wires (SQLite, PostgreSQL, Redis) is
+	// measured. Each App needs its own SessionManager.
+	if ts, ok := cfg.Sessions.Store.(timedStore); ok {
+		cfg.Sessions.Store = ts.next
+	}
+	cfg.Sessions.Store = timedStore{next: cfg.Sessions.Store, h: m.store}
 	a := &App{
 		cfg:       cfg,
 		accounts:  cfg.Accounts,
 		providers: cfg.Providers,
 		sessions:  cfg.Sessions,
-		index:     cfg.SessionIndex,
+		index:     timedIndex{next: cfg.SessionIndex, h: m.store},
 		log:       cfg.Logger,
 		assets:    as,
 		now:       cfg.Now,
 		secure:    cfg.BaseURL.Scheme == "https",
 		limits:    newLimiters(cfg.RateLimits),
+		metrics:   m,
 	}
 	return a, nil
 }
+
+// Drain marks the App as shutting down: /readyz answers 503 from now on,
+// while requests keep being served. cmd calls it before it stops the
+// listener.
+func (a *App) Drain() { a.draining.Store(true) }
 
 // NewSessionManager configures scs as DESIGN.md says: a __Host- cookie on
 // https, HttpOnly, SameSite=Lax (Strict would drop the cookie on the way

@@ -21,7 +21,7 @@ const (
 
 // audit writes the one structured log line of a security event (SECURITY.md
 // B-13a): what, outcome, user, provider, client IP, request id and the UTC
-// time, plus extra attributes. Values from providers (names, reasons) go in
+// time, plus extra attributes; and counts it in the metrics. Values from providers (names, reasons) go in
 // as attributes, never into the message, so the JSON handler escapes them
 // and no one can forge a line (B-13b). Never pass a token, code or state.
 func (a *App) audit(c *gin.Context, event, outcome string, userID int64, provider string, extra ...slog.Attr) {
@@ -39,6 +39,7 @@ func (a *App) audit(c *gin.Context, event, outcome string, userID int64, provide
 		level = slog.LevelWarn
 	}
 	a.log.LogAttrs(c.Request.Context(), level, auditMessage(event, outcome), attrs...)
+	a.countEvent(event, outcome, provider, extra)
 }
 
 // auditMessage is the fixed message of an event's log line.
@@ -123,6 +124,6 @@ func (a *App) revokeTokens(ctx context.Context, c *gin.Context, provider string,
 	// Not cancelled by the browser leaving; bounded by the provider
 	// client's timeout inside Revoke.
 	if err := p.Revoke(context.WithoutCancel(ctx), tok); err != nil {
-		a.log.WarnContext(ctx, "token revocation failed", "provider", provider, "err", err, "request_id", requestID(c))
+		a.log.WarnContext(ctx, "token revocation failed", "provider", provider, "err", err)
 	}
 }

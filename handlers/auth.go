@@ -44,7 +44,7 @@ func (a *App) beginFlow(c *gin.Context, intent string, userID int64, returnTo st
 	state := randomToken()
 	sess, err := p.BeginAuth(state)
 	if err != nil {
-		a.log.WarnContext(c.Request.Context(), "begin sign-in failed", "provider", p.Name(), "err", err, "request_id", requestID(c))
+		a.log.WarnContext(c.Request.Context(), "begin sign-in failed", "provider", p.Name(), "err", err)
 		a.renderProblem(c, problemFor(err))
 		return
 	}

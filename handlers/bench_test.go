@@ -10,7 +10,7 @@ import (
 
 // The benchmarks measure the signed-in "Connected accounts" page and a
 // whole sign-in against /healthz on the same server in the same run: read
-// them as ratios, the machine is noisy. `make bench` runs them.
+// them as ratios, the machine is noisy. `make bench-go` runs them (`make bench` runs cmd/linkport-bench).
 
 func benchGet(b *testing.B, c *http.Client, url string) {
 	b.Helper()

@@ -77,13 +77,13 @@ func (a *App) deleteAccount(c *gin.Context) {
 	// The account is already refused at every session's next request
 	// (SessionUser); revoking the index rows ends them now (B-05a).
 	if _, err := a.index.RevokeOthers(ctx, user.ID, tokenHash(a.sessions.Token(ctx))); err != nil {
-		a.log.ErrorContext(ctx, "revoke sessions of a deleted account", "err", err, "user_id", user.ID, "request_id", requestID(c))
+		a.log.ErrorContext(ctx, "revoke sessions of a deleted account", "err", err, "user_id", user.ID)
 	}
 	if err := a.endSession(ctx); err != nil {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
-	a.log.InfoContext(ctx, "account deleted", "user_id", user.ID, "purge_after", d.PurgeAfter, "request_id", requestID(c))
+	a.log.InfoContext(ctx, "account deleted", "user_id", user.ID, "purge_after", d.PurgeAfter)
 	c.Header("Clear-Site-Data", `"cache", "cookies", "storage"`)
 	seeOther(c, "/deleted?until="+d.PurgeAfter.UTC().Format(time.DateOnly))
 }

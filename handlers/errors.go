@@ -1,8 +1,13 @@
 package handlers
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"net"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -94,10 +99,54 @@ func problemFor(err error) problem {
 		return problemSameAccount
 	case errors.Is(err, accounts.ErrNotFound):
 		return problemNotFound
+	case storeDown(err):
+		return problemStoreDown
 	default:
 		return problemInternal
 	}
 }
+
+// storeDown reports whether err says that the database could not answer
+// for now — it is down, unreachable, locked or out of time — rather than
+// that the request or the code is wrong. Such a request gets the 503 page
+// and may be retried (E-06b, E-07a, E-07c). The drivers' error types are
+// matched by their methods, so this package imports no driver: SQLite's
+// result codes (modernc.org/sqlite's Code() int) and PostgreSQL's SQLSTATE
+// classes (pgconn's SQLState() string).
+func storeDown(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		switch code := pg.SQLState(); {
+		case strings.HasPrefix(code, "08"), // connection exception
+			strings.HasPrefix(code, "53"),    // insufficient resources
+			strings.HasPrefix(code, "57"),    // operator intervention: shutdown, query canceled
+			strings.HasPrefix(code, "58"),    // system error
+			code == "40001", code == "40P01": // serialization failure, deadlock
+			return true
+		}
+		return false
+	}
+	var lite interface{ Code() int }
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff { // the primary result code
+		case 5, 6, 7, 8, 10, 13, 14: // BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN
+			return true
+		}
+		return false
+	}
+	// database/sql does not export this one.
+	return strings.Contains(err.Error(), "sql: database is closed")
+}
+
+// retryAfterStoreDown is the Retry-After of the 503 page, in seconds.
+const retryAfterStoreDown = "5"
 
 // renderProblem renders the friendly error page; with HX-Request it renders
 // the same page content as a fragment.
@@ -109,7 +158,18 @@ func (a *App) renderProblemRef(c *gin.Context, p problem, ref string) {
 	// An error page mints no CSRF token: it has no form of its own, and
 	// a new anonymous session here would replace, in the browser, the one
 	// a concurrent request of the same person just renewed.
-	l := a.layoutWithToken(c, p.heading, a.sessions.GetString(c.Request.Context(), keyCSRF))
+	// Without a session (the store did not answer, or a route outside
+	// the session group) there is no token and nobody is signed in.
+	csrf := ""
+	if hasSession(c) {
+		csrf = a.sessions.GetString(c.Request.Context(), keyCSRF)
+	}
+	l := a.layoutWithToken(c, p.heading, csrf)
+	if p.status == http.StatusServiceUnavailable {
+		// The store is down for now: tell clients and proxies when to
+		// try again (RFC 9110 §10.2.3).
+		c.Header("Retry-After", retryAfterStoreDown)
+	}
 	a.render(c, p.status, views.Error(l, views.ErrorPage{
 		Status:    p.status,
 		Heading:   p.heading,

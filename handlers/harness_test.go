@@ -89,6 +89,7 @@ type portal struct {
 	options  portalOptions
 	reg      *providers.Registry
 	accounts *accounts.Service
+	app      *handlers.App
 	// back records the providers' back-channel calls when
 	// portalOptions.record is set; nil otherwise.
 	back *backChannel
@@ -114,6 +115,13 @@ type portalOptions struct {
 	rateLimited    bool
 	limits         handlers.RateLimits
 	trustedProxies []string
+	// wrapStore, wrapSessions and wrapIndex put a test double around the
+	// accounts store, the scs store and the session index (outage tests);
+	// ready replaces db.Ping as Config.Ready.
+	wrapStore    func(accounts.Store) accounts.Store
+	wrapSessions func(scs.Store) scs.Store
+	wrapIndex    func(handlers.SessionIndex) handlers.SessionIndex
+	ready        func(context.Context) error
 }
 
 func newPortal(t testing.TB) *portal { return newPortalWith(t, portalOptions{}) }
@@ -165,27 +173,44 @@ func newPortalWith(t testing.TB, o portalOptions) *portal {
 		t.Fatal(err)
 	}
 	p.reg = reg
-	p.accounts = accounts.NewService(db, p.clock.Now)
+	var st accounts.Store = db
+	if o.wrapStore != nil {
+		st = o.wrapStore(db)
+	}
+	var sessStore scs.Store = db.SessionStore()
+	if o.wrapSessions != nil {
+		sessStore = o.wrapSessions(sessStore)
+	}
+	var index handlers.SessionIndex = db.SessionIndex()
+	if o.wrapIndex != nil {
+		index = o.wrapIndex(index)
+	}
+	ready := db.Ping
+	if o.ready != nil {
+		ready = o.ready
+	}
+	p.accounts = accounts.NewService(st, p.clock.Now)
 	baseURL, _ := url.Parse(base)
 	log := slog.New(slog.NewJSONHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := handlers.New(handlers.Config{
 		BaseURL:        baseURL,
 		Accounts:       p.accounts,
 		Providers:      reg,
-		Sessions:       handlers.NewSessionManager(db.SessionStore(), baseURL, o.lifetime),
-		SessionIndex:   db.SessionIndex(),
+		Sessions:       handlers.NewSessionManager(sessStore, baseURL, o.lifetime),
+		SessionIndex:   index,
 		IdleTimeout:    o.idle,
 		KeepTokens:     db.KeepsTokens(),
 		RateLimits:     o.limits,
 		TrustedProxies: o.trustedProxies,
 		Logger:         log,
-		Ready:          db.Ping,
+		Ready:          ready,
 		ImageOrigins:   []string{emuBase},
 		Now:            p.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.app = app
 	h, err := app.Handler()
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -16,32 +17,77 @@ import (
 
 const ctxRequestID = "request_id"
 
+// requestIDKey is the request context's key of the request id.
+type requestIDKey struct{}
+
 // requestIDs gives every request an id that the logs and error pages carry.
-// An incoming X-Request-ID is not trusted: it could forge log lines.
+// An incoming X-Request-ID is not trusted: it could forge log lines. The id
+// also goes into the request's context, where the App's log handler finds
+// it (withRequestIDs).
 func requestIDs(c *gin.Context) {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
 	c.Set(ctxRequestID, id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 	c.Header("X-Request-ID", id)
 	c.Next()
 }
 
 func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
 
-// accessLog writes one structured line per request. It logs the path only,
-// never the query string: a callback's query holds the code and state
-// (SECURITY.md K13, A-10c).
+// requestIDHandler adds the request id of the context to every record
+// logged with one (a.log.InfoContext(ctx, ...)), so no line of a request
+// goes without it and none has it twice.
+type requestIDHandler struct{ slog.Handler }
+
+// withRequestIDs wraps h, once.
+func withRequestIDs(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{h}
+}
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	if id == "" {
+		return h.Handler.Handle(ctx, r)
+	}
+	has := false
+	r.Attrs(func(at slog.Attr) bool {
+		has = at.Key == ctxRequestID
+		return !has
+	})
+	if !has {
+		r = r.Clone()
+		r.AddAttrs(slog.String(ctxRequestID, id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// accessLog writes one structured line per request and observes its
+// latency. It logs the path only, never the query string: a callback's
+// query holds the code and state (SECURITY.md K13, A-10c).
 func (a *App) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	d := time.Since(start)
+	a.observeRequest(c, d)
 	a.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 		slog.String("method", c.Request.Method),
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", c.Writer.Status()),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", d),
 		slog.String("ip", c.ClientIP()),
-		slog.String("request_id", requestID(c)),
 	)
 }
 
@@ -53,7 +99,7 @@ func (a *App) recoverPanics(c *gin.Context) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.log.ErrorContext(c.Request.Context(), "panic", "value", v, "stack", string(debug.Stack()), "request_id", requestID(c))
+			a.log.ErrorContext(c.Request.Context(), "panic", "value", v, "stack", string(debug.Stack()))
 			if !c.Writer.Written() {
 				a.renderProblem(c, problemInternal)
 			}

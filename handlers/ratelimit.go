@@ -181,7 +181,7 @@ func (a *App) limited(c *gin.Context, l *limiter, key string) bool {
 	secs := int(math.Ceil(d.Seconds()))
 	a.log.WarnContext(c.Request.Context(), "rate limited",
 		"limit", l.name, "ip", c.ClientIP(), "user_id", a.userID(c.Request.Context()),
-		"retry_after_s", secs, "request_id", requestID(c))
+		"retry_after_s", secs)
 	c.Header("Retry-After", strconv.Itoa(secs))
 	// A limited callback still has the code and state in its URL.
 	c.Header("Referrer-Policy", "no-referrer")

@@ -20,7 +20,7 @@ func (a *App) layoutWithToken(c *gin.Context, title, csrf string) views.Layout {
 		Title:     title,
 		CSRFToken: csrf,
 		Assets:    a.assets.urls,
-		SignedIn:  a.userID(c.Request.Context()) != 0,
+		SignedIn:  hasSession(c) && a.userID(c.Request.Context()) != 0,
 	}
 }
 
@@ -29,7 +29,7 @@ func (a *App) layoutWithToken(c *gin.Context, title, csrf string) views.Layout {
 func (a *App) render(c *gin.Context, status int, comp templ.Component) {
 	var buf bytes.Buffer
 	if err := comp.Render(c.Request.Context(), &buf); err != nil {
-		a.log.ErrorContext(c.Request.Context(), "render failed", "err", err, "request_id", requestID(c))
+		a.log.ErrorContext(c.Request.Context(), "render failed", "err", err)
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString("<!DOCTYPE html><title>Error</title><p>Something went wrong on our side.</p>")

@@ -23,6 +23,9 @@ func (a *App) Handler() (http.Handler, error) {
 
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)
+	// No session and no CSRF: scrapers carry no cookie. Operators keep it
+	// off the public side of their proxy (.env.example).
+	r.GET("/metrics", a.serveMetrics())
 	r.GET("/static/*file", a.serveAsset)
 	r.GET("/favicon.ico", a.favicon)
 

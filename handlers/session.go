@@ -10,6 +10,8 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/gin-gonic/gin"
+
+	"github.com/linkport/linkport/views"
 )
 
 // Session keys. Every value is a string or an int64 so the gob codec never
@@ -42,6 +44,12 @@ func (a *App) popFlash(ctx context.Context) string { return a.sessions.PopString
 func (a *App) userID(ctx context.Context) int64 {
 	return a.sessions.GetInt64(ctx, keyUserID)
 }
+
+// ctxHasSession is the Gin key set once loadSession has put a session in
+// the request's context; scs panics on a context without one.
+const ctxHasSession = "has_session"
+
+func hasSession(c *gin.Context) bool { return c.GetBool(ctxHasSession) }
 
 // errUndecodable marks session data that no longer decodes (for example
 // after a deploy changed what a session holds).
@@ -81,15 +89,19 @@ func (a *App) loadSession(c *gin.Context) {
 	}
 	ctx, err := a.sessions.Load(c.Request.Context(), token)
 	if errors.Is(err, errUndecodable) {
-		a.log.WarnContext(c.Request.Context(), "session data undecodable; starting a fresh session", "request_id", requestID(c))
+		a.log.WarnContext(c.Request.Context(), "session data undecodable; starting a fresh session")
 		ctx, err = a.sessions.Load(c.Request.Context(), "")
 	}
 	if err != nil {
-		a.log.ErrorContext(c.Request.Context(), "session store unavailable", "err", err, "request_id", requestID(c))
+		// Not anonymous-and-allowed: a page that needs the session
+		// cannot be served without it (E-07a, E-08a).
+		a.log.ErrorContext(c.Request.Context(), "session store unavailable", "err", err)
 		a.renderProblem(c, problemStoreDown)
 		c.Abort()
 		return
 	}
+	// From here on c.Request carries a session whenever a page renders.
+	c.Set(ctxHasSession, true)
 	ctx, ok := a.checkIndexed(c, ctx)
 	if !ok {
 		c.Abort()
@@ -98,21 +110,24 @@ func (a *App) loadSession(c *gin.Context) {
 	c.Request = c.Request.WithContext(ctx)
 	// Add, not Set: securityHeaders already put "Vary: HX-Request" (B-10b).
 	c.Writer.Header().Add("Vary", "Cookie")
-	sw := &sessionWriter{ResponseWriter: c.Writer, commit: func() { a.commitSession(c) }}
+	sw := &sessionWriter{ResponseWriter: c.Writer,
+		commit: func() error { return a.commitSession(c) },
+		lost:   func(w gin.ResponseWriter) { a.sessionLost(c, w) },
+	}
 	c.Writer = sw
 	c.Next()
 	sw.before()
 }
 
-func (a *App) commitSession(c *gin.Context) {
+func (a *App) commitSession(c *gin.Context) error {
 	ctx := c.Request.Context()
 	w := c.Writer
 	switch a.sessions.Status(ctx) {
 	case scs.Modified:
 		token, expiry, err := a.sessions.Commit(ctx)
 		if err != nil {
-			a.log.ErrorContext(ctx, "session commit failed", "err", err, "request_id", requestID(c))
-			return
+			a.log.ErrorContext(ctx, "session commit failed", "err", err)
+			return err
 		}
 		a.sessions.WriteSessionCookie(ctx, w, token, expiry)
 		w.Header().Set("Cache-Control", "no-store")
@@ -120,33 +135,84 @@ func (a *App) commitSession(c *gin.Context) {
 		a.sessions.WriteSessionCookie(ctx, w, "", time.Time{})
 		w.Header().Set("Cache-Control", "no-store")
 	}
+	return nil
+}
+
+// sessionLost answers, in place of the handler's response, when the
+// session could not be saved: a sign-in whose session is lost must not
+// answer "done" (E-07, E-08). w is the writer under the sessionWriter.
+func (a *App) sessionLost(c *gin.Context, w gin.ResponseWriter) {
+	p := problemStoreDown
+	var buf bytes.Buffer
+	_ = views.Error(a.layoutWithToken(c, p.heading, ""), views.ErrorPage{
+		Status: p.status, Heading: p.heading, Message: p.message,
+		ActionURL: p.back, Action: p.action, RequestID: requestID(c),
+	}).Render(c.Request.Context(), &buf)
+	h := w.Header()
+	for _, k := range []string{"Location", "HX-Redirect", "Set-Cookie", "Clear-Site-Data"} {
+		h.Del(k)
+	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", retryAfterStoreDown)
+	w.WriteHeader(p.status)
+	_, _ = w.Write(buf.Bytes())
 }
 
 // sessionWriter commits the session once, before the first header or body
-// byte is written.
+// byte is written. When the commit fails, lost answers instead and what
+// the handler writes afterwards is dropped.
 type sessionWriter struct {
 	gin.ResponseWriter
-	commit func()
+	commit func() error
+	lost   func(gin.ResponseWriter)
 	done   bool
+	failed bool
 }
 
-func (w *sessionWriter) before() {
+// before commits, once, and reports whether the handler's response may
+// be written.
+func (w *sessionWriter) before() bool {
 	if !w.done {
 		w.done = true
-		w.commit()
+		if w.commit() != nil {
+			w.failed = true
+			w.lost(w.ResponseWriter)
+		}
+	}
+	return !w.failed
+}
+
+func (w *sessionWriter) WriteHeader(code int) {
+	if w.before() {
+		w.ResponseWriter.WriteHeader(code)
 	}
 }
 
-func (w *sessionWriter) WriteHeader(code int) { w.before(); w.ResponseWriter.WriteHeader(code) }
-func (w *sessionWriter) WriteHeaderNow()      { w.before(); w.ResponseWriter.WriteHeaderNow() }
+func (w *sessionWriter) WriteHeaderNow() {
+	if w.before() {
+		w.ResponseWriter.WriteHeaderNow()
+	}
+}
+
 func (w *sessionWriter) Write(b []byte) (int, error) {
-	w.before()
+	if !w.before() {
+		return len(b), nil
+	}
 	return w.ResponseWriter.Write(b)
 }
+
 func (w *sessionWriter) WriteString(s string) (int, error) {
-	w.before()
+	if !w.before() {
+		return len(s), nil
+	}
 	return w.ResponseWriter.WriteString(s)
 }
-func (w *sessionWriter) Flush() { w.before(); w.ResponseWriter.Flush() }
+
+func (w *sessionWriter) Flush() {
+	if w.before() {
+		w.ResponseWriter.Flush()
+	}
+}
 
 var _ http.Flusher = (*sessionWriter)(nil)

@@ -69,7 +69,7 @@ func (a *App) checkIndexed(c *gin.Context, ctx context.Context) (context.Context
 		return fresh, ferr == nil
 	}
 	if err != nil {
-		a.log.ErrorContext(ctx, "session index unavailable", "err", err, "request_id", requestID(c))
+		a.log.ErrorContext(ctx, "session index unavailable", "err", err)
 		c.Request = c.Request.WithContext(ctx)
 		a.renderProblem(c, problemStoreDown)
 		return ctx, false

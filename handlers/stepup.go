@@ -91,7 +91,7 @@ func (a *App) requireRecentAuth(c *gin.Context) {
 		Path: c.Request.URL.Path, Form: form, Created: a.now().Unix(),
 	}
 	addItem(a, ctx, keyActions, act)
-	a.log.InfoContext(ctx, "step-up required", "path", act.Path, "user_id", act.UserID, "request_id", requestID(c))
+	a.log.InfoContext(ctx, "step-up required", "path", act.Path, "user_id", act.UserID)
 	seeOther(c, "/accounts/step-up?id="+act.ID)
 	c.Abort()
 }
@@ -211,7 +211,7 @@ func (a *App) reauthReturned(c *gin.Context, flow pendingFlow, p *providers.Prov
 		return "", fail(problemStoreDown, "renew session", err)
 	}
 	a.sessions.Put(ctx, keyAuthAt, a.now().Unix())
-	a.log.InfoContext(ctx, "stepped up", "provider", p.Name(), "user_id", flow.UserID, "request_id", requestID(c))
+	a.log.InfoContext(ctx, "stepped up", "provider", p.Name(), "user_id", flow.UserID)
 	return flow.ReturnTo, nil
 }
 

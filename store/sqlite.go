@@ -1,6 +1,7 @@
 // Package store implements accounts.Store on the databases Linkport runs on,
-// applies their embedded migrations, and provides the scs session store that
-// shares the embedded database.
+// SQLite (embedded) and PostgreSQL (scaled out), applies their embedded
+// migrations, and provides the scs session store and the session index on
+// the same database.
 package store
 
 import (
@@ -82,14 +83,15 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		db.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
-	s := &SQLite{
-		db:       db,
-		sessions: sqlite3store.NewWithCleanupInterval(db, sessionCleanupInterval),
-	}
+	var o options
 	for _, opt := range opts {
-		opt(s)
+		opt(&o)
 	}
-	return s, nil
+	return &SQLite{
+		db:       db,
+		keys:     o.keys,
+		sessions: sqlite3store.NewWithCleanupInterval(db, sessionCleanupInterval),
+	}, nil
 }
 
 // sqliteDSN is the modernc.org/sqlite data source name for the file at path.

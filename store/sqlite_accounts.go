@@ -172,21 +172,29 @@ func (t sqliteTx) AddEvent(ctx context.Context, e accounts.Event) error {
 
 // getUser reads one user through q.
 func getUser(ctx context.Context, q querier, id int64) (accounts.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return accounts.User{}, fmt.Errorf("user %d: %w", id, accounts.ErrNotFound)
+	}
+	if err != nil {
+		return accounts.User{}, fmt.Errorf("user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// userColumns are the columns scanUser reads, in order.
+const userColumns = "id, display_name, avatar_url, primary_email, name_identity_id, avatar_identity_id, created_at, updated_at"
+
+// scanUser reads userColumns from one row.
+func scanUser(row interface{ Scan(...any) error }) (accounts.User, error) {
 	var (
 		u                  accounts.User
 		email              sql.NullString
 		nameSrc, avatarSrc sql.NullInt64
 		created, updated   int64
 	)
-	err := q.QueryRowContext(ctx, `SELECT id, display_name, avatar_url, primary_email,
-		name_identity_id, avatar_identity_id, created_at, updated_at
-		FROM users WHERE id = ?`, id).Scan(&u.ID, &u.DisplayName, &u.AvatarURL, &email,
-		&nameSrc, &avatarSrc, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return accounts.User{}, fmt.Errorf("user %d: %w", id, accounts.ErrNotFound)
-	}
-	if err != nil {
-		return accounts.User{}, fmt.Errorf("user %d: %w", id, err)
+	if err := row.Scan(&u.ID, &u.DisplayName, &u.AvatarURL, &email, &nameSrc, &avatarSrc, &created, &updated); err != nil {
+		return accounts.User{}, err
 	}
 	u.PrimaryEmail = email.String
 	u.NameIdentityID, u.AvatarIdentityID = nameSrc.Int64, avatarSrc.Int64

@@ -11,15 +11,20 @@ import (
 	"github.com/linkport/linkport/seal"
 )
 
-// Option configures a store at open.
-type Option func(*SQLite)
+// Option configures a store, SQLite or PostgreSQL, at open.
+type Option func(*options)
+
+// options are what Option sets.
+type options struct {
+	keys *seal.Keyring // nil: provider tokens are not stored
+}
 
 // WithTokenKeys makes the store keep provider tokens, sealed with keys
 // (AES-256-GCM; see package seal): written under the current key, read
 // under any. Without it the store keeps no tokens: SaveTokens writes
 // nothing and Tokens finds none. A nil keyring is the same as no option.
 func WithTokenKeys(keys *seal.Keyring) Option {
-	return func(s *SQLite) { s.keys = keys }
+	return func(o *options) { o.keys = keys }
 }
 
 // KeepsTokens reports whether the store was opened with token keys.
@@ -51,6 +56,11 @@ func (t sqliteTx) Tokens(ctx context.Context, identityID int64) (accounts.Tokens
 	if err != nil {
 		return accounts.Tokens{}, fmt.Errorf("tokens of identity %d: %w", identityID, err)
 	}
+	return openTokens(t.keys, identityID, access, refresh, expiry)
+}
+
+// openTokens decrypts the stored token columns of an identity.
+func openTokens(keys *seal.Keyring, identityID int64, access, refresh []byte, expiry sql.NullInt64) (accounts.Tokens, error) {
 	var tok accounts.Tokens
 	for _, f := range []struct {
 		column string
@@ -60,7 +70,7 @@ func (t sqliteTx) Tokens(ctx context.Context, identityID int64) (accounts.Tokens
 		if len(f.sealed) == 0 {
 			continue
 		}
-		plain, err := t.keys.Open(f.sealed, tokenContext(f.column, identityID))
+		plain, err := keys.Open(f.sealed, tokenContext(f.column, identityID))
 		if err != nil {
 			// err is one of seal's sentinels: it quotes nothing.
 			return accounts.Tokens{}, fmt.Errorf("tokens of identity %d: %w: %w", identityID, accounts.ErrTokensUnreadable, err)
@@ -80,19 +90,25 @@ func (t sqliteTx) SaveTokens(ctx context.Context, identityID int64, tok accounts
 	if t.keys == nil {
 		return nil
 	}
+	access, refresh, expiry := sealTokens(t.keys, identityID, tok)
+	res, err := t.tx.ExecContext(ctx, "UPDATE identities SET access_token = ?, refresh_token = ?, token_expiry = ? WHERE id = ?",
+		access, refresh, expiry, identityID)
+	return oneRow(res, err, "save tokens of identity %d", identityID)
+}
+
+// sealTokens is the stored form of tok on an identity: each token sealed
+// under the current key, an empty one as NULL.
+func sealTokens(keys *seal.Keyring, identityID int64, tok accounts.Tokens) (access, refresh []byte, expiry sql.NullInt64) {
 	sealOrNull := func(column, v string) []byte {
 		if v == "" {
 			return nil
 		}
-		return t.keys.Seal([]byte(v), tokenContext(column, identityID))
+		return keys.Seal([]byte(v), tokenContext(column, identityID))
 	}
-	var expiry sql.NullInt64
 	if !tok.Expiry.IsZero() {
 		expiry = sql.NullInt64{Int64: tok.Expiry.UTC().UnixNano(), Valid: true}
 	}
-	res, err := t.tx.ExecContext(ctx, "UPDATE identities SET access_token = ?, refresh_token = ?, token_expiry = ? WHERE id = ?",
-		sealOrNull("access_token", tok.AccessToken), sealOrNull("refresh_token", tok.RefreshToken), expiry, identityID)
-	return oneRow(res, err, "save tokens of identity %d", identityID)
+	return sealOrNull("access_token", tok.AccessToken), sealOrNull("refresh_token", tok.RefreshToken), expiry
 }
 
 // EventsBefore returns at most limit of the user's events that follow the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/joho/godotenv"
 
 	"github.com/linkport/linkport/seal"
@@ -139,14 +140,21 @@ func (c *config) validate(vars map[string]string) error {
 		}
 		c.emulatorURL = eu.String()
 	}
-	if strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		return badSetting("LINKPORT_DATABASE_URL", "PostgreSQL is not supported by this build yet; use a SQLite file path")
+	if isPostgresURL(c.DatabaseURL) {
+		// pgx's error shows the URL with its password masked.
+		if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+			return badSetting("LINKPORT_DATABASE_URL", "not a PostgreSQL URL pgx accepts, e.g. postgres://linkport:PASSWORD@db.internal:5432/linkport: %v", err)
+		}
+	} else if c.DatabaseURL == "" {
+		return badSetting("LINKPORT_DATABASE_URL", "must be a SQLite file path or a postgres:// URL")
 	}
-	if c.DatabaseURL == "" {
-		return badSetting("LINKPORT_DATABASE_URL", "must be a SQLite file path")
-	}
-	if c.SessionStore != "database" {
-		return badSetting("LINKPORT_SESSION_STORE", "only \"database\" is supported by this build (got %q)", c.SessionStore)
+	switch {
+	case c.SessionStore == "database":
+	case strings.HasPrefix(c.SessionStore, "redis://"), strings.HasPrefix(c.SessionStore, "rediss://"):
+		// Not quoted: a Redis URL may carry a password.
+		return badSetting("LINKPORT_SESSION_STORE", "Redis is not supported by this build yet; use \"database\" (sessions in the same SQLite or PostgreSQL database)")
+	default:
+		return badSetting("LINKPORT_SESSION_STORE", "must be \"database\"")
 	}
 	if c.SessionIdle <= 0 || c.SessionLifetime <= 0 || c.SessionIdle > c.SessionLifetime {
 		return badSetting("LINKPORT_SESSION_IDLE_TIMEOUT", "must be positive and not longer than LINKPORT_SESSION_LIFETIME")

@@ -20,7 +20,6 @@ import (
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/handlers"
-	"github.com/linkport/linkport/store"
 )
 
 func main() {
@@ -50,9 +49,9 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	}
 	log := newLogger(cfg, stdout)
 
-	db, err := store.OpenSQLite(ctx, cfg.DatabaseURL, store.WithTokenKeys(cfg.tokenKeys))
+	db, err := openDatabase(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
 
@@ -91,26 +90,55 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, h, log)
+	return serve(ctx, cfg, h, log, serveOptions{drain: app.Drain})
 }
 
-// serve listens until ctx ends, then shuts down gracefully: the listener
-// closes and requests in flight get up to 30 seconds to finish.
-func serve(ctx context.Context, cfg config, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{
+// serveOptions tune serve; the zero value, but drain, is production's.
+type serveOptions struct {
+	// drain is called as soon as shutdown begins (App.Drain: /readyz
+	// answers 503 from then on).
+	drain func()
+	// drainDelay keeps serving, not ready, this long before the listener
+	// closes, so that a load balancer polling /readyz stops sending new
+	// requests first (E-14a).
+	drainDelay time.Duration
+	// readHeaderTimeout replaces the 5 s default (tests of slow clients).
+	readHeaderTimeout time.Duration
+	// listening, when set, is told the address once the listener is open.
+	listening func(addr string)
+}
+
+// newServer is the http.Server with every timeout set, so a slow or idle
+// client cannot hold a connection open (E-14c).
+func newServer(h http.Handler, log *slog.Logger, o serveOptions) *http.Server {
+	rht := o.readHeaderTimeout
+	if rht <= 0 {
+		rht = 5 * time.Second
+	}
+	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: rht,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// serve listens until ctx ends, then shuts down gracefully: readiness
+// turns to 503 at once, the listener closes (after drainDelay) and
+// requests in flight get up to 30 seconds to finish.
+func serve(ctx context.Context, cfg config, h http.Handler, log *slog.Logger, o serveOptions) error {
+	srv := newServer(h, log, o)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("Linkport is listening", "addr", ln.Addr().String(), "url", cfg.baseURL.String(), "emulator", cfg.Emulator)
+	if o.listening != nil {
+		o.listening(ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -119,6 +147,12 @@ func serve(ctx context.Context, cfg config, h http.Handler, log *slog.Logger) er
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	if o.drain != nil {
+		o.drain()
+	}
+	if o.drainDelay > 0 {
+		time.Sleep(o.drainDelay)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

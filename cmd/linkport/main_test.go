@@ -44,7 +44,7 @@ func TestBadSettingExitsWithStatus2(t *testing.T) {
 		{"bad duration", []string{"LINKPORT_SESSION_LIFETIME=forever"}, "LINKPORT_SESSION_LIFETIME"},
 		{"idle longer than lifetime", []string{"LINKPORT_SESSION_IDLE_TIMEOUT=48h"}, "LINKPORT_SESSION_IDLE_TIMEOUT"},
 		{"bad proxy", []string{"LINKPORT_TRUSTED_PROXIES=10.0.0.0/99"}, "LINKPORT_TRUSTED_PROXIES"},
-		{"postgres not yet", []string{"LINKPORT_DATABASE_URL=postgres://localhost/x"}, "LINKPORT_DATABASE_URL"},
+		{"bad postgres url", []string{"LINKPORT_DATABASE_URL=postgres://localhost/x?sslmode=bogus"}, "LINKPORT_DATABASE_URL"},
 		{"redis not yet", []string{"LINKPORT_SESSION_STORE=redis://localhost:6379"}, "LINKPORT_SESSION_STORE"},
 		{"oidc missing issuer", []string{"LINKPORT_OIDC_PROVIDERS=corp", "LINKPORT_OIDC_CORP_CLIENT_ID=a", "LINKPORT_OIDC_CORP_CLIENT_SECRET=b"}, "LINKPORT_OIDC_CORP_ISSUER"},
 		{"oidc http issuer", []string{"LINKPORT_OIDC_PROVIDERS=corp", "LINKPORT_OIDC_CORP_ISSUER=http://sso.example.com", "LINKPORT_OIDC_CORP_CLIENT_ID=a", "LINKPORT_OIDC_CORP_CLIENT_SECRET=b"}, "LINKPORT_OIDC_CORP_ISSUER"},
@@ -197,12 +197,18 @@ func hiddenFields(body string) url.Values {
 // session store and the emulator's pending request in the database (E-11a).
 // It also shuts down gracefully on cancel.
 func TestRestartWhileAtProvider(t *testing.T) {
+	testRestartWhileAtProvider(t, filepath.Join(t.TempDir(), "data", "linkport.db"))
+}
+
+// testRestartWhileAtProvider is TestRestartWhileAtProvider on the database
+// at databaseURL.
+func testRestartWhileAtProvider(t *testing.T, databaseURL string) {
 	addr := freePort(t)
 	base := "http://" + addr
 	env := []string{
 		"LINKPORT_ADDR=" + addr,
 		"LINKPORT_BASE_URL=" + base,
-		"LINKPORT_DATABASE_URL=" + filepath.Join(t.TempDir(), "data", "linkport.db"),
+		"LINKPORT_DATABASE_URL=" + databaseURL,
 		"LINKPORT_EMULATOR=on",
 		"LINKPORT_LOG_FORMAT=json",
 	}

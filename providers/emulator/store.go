@@ -59,10 +59,29 @@ const (
 	expiredKeep = time.Hour
 )
 
+// migrate creates the tables that do not exist yet. On PostgreSQL two
+// instances starting at once can both try to create a table, and the
+// loser's CREATE TABLE IF NOT EXISTS fails with a unique violation in the
+// catalog; tried again, it finds the table, so migrate retries a few times.
 func (e *Emulator) migrate(ctx context.Context) error {
+	var err error
+	for attempt := range 5 {
+		if err = e.createTables(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("emulator: create tables: %w", ctx.Err())
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("emulator: create tables: %w", err)
+}
+
+func (e *Emulator) createTables(ctx context.Context) error {
 	for _, q := range schema {
 		if _, err := e.db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("emulator: create tables: %w", err)
+			return err
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,8 +19,14 @@ import (
 
 // A restarted portal (a new Emulator on the same database) keeps people,
 // pending codes and the signing key.
-func TestPersistenceAcrossRestart(t *testing.T) {
-	db := openDB(t)
+func TestPersistenceAcrossRestart(t *testing.T) { testPersistenceAcrossRestart(t, openDB(t)) }
+
+// The same on PostgreSQL, the database of a scaled-out portal.
+func TestPersistenceAcrossRestartPostgres(t *testing.T) {
+	testPersistenceAcrossRestart(t, openPostgresDB(t))
+}
+
+func testPersistenceAcrossRestart(t *testing.T, db *sql.DB) {
 	old := newFixtureOn(t, db, "")
 	ctx := context.Background()
 	ada, err := old.e.AddPerson(ctx, Person{Provider: "google", Name: "Ada", Email: "ada@example.com", EmailVerified: true})

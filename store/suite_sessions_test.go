@@ -13,17 +13,17 @@ import (
 
 // commitSession stores an scs session under key, as scs does with
 // HashTokenInStore (the key is the token's hash).
-func commitSession(t *testing.T, s *store.SQLite, key string) {
+func commitSession(t *testing.T, s testDB, key string) {
 	t.Helper()
-	if err := s.SessionStore().Commit(key, []byte("data"), time.Now().Add(time.Hour)); err != nil {
+	if err := s.Sessions.Commit(key, []byte("data"), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func scsRows(t *testing.T, s *store.SQLite, key string) int {
+func scsRows(t *testing.T, s testDB, key string) int {
 	t.Helper()
 	var n int
-	if err := s.DB().QueryRow("SELECT count(*) FROM sessions WHERE token = ?", key).Scan(&n); err != nil {
+	if err := s.DB.QueryRow("SELECT count(*) FROM sessions WHERE token = $1", key).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -31,14 +31,14 @@ func scsRows(t *testing.T, s *store.SQLite, key string) int {
 
 // startSession indexes a session of user started with identityID and
 // commits its scs row.
-func startSession(t *testing.T, s *store.SQLite, hash string, userID, identityID int64, created time.Time) accounts.Session {
+func startSession(t *testing.T, s testDB, hash string, userID, identityID int64, created time.Time) accounts.Session {
 	t.Helper()
 	sess := accounts.Session{
 		TokenHash: hash, PublicID: "pub-" + hash, UserID: userID, IdentityID: identityID,
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", IP: "192.0.2.7",
 		CreatedAt: created, LastSeenAt: created,
 	}
-	if err := s.SessionIndex().Start(t.Context(), sess); err != nil {
+	if err := s.Index.Start(t.Context(), sess); err != nil {
 		t.Fatalf("Start(%s): %v", hash, err)
 	}
 	commitSession(t, s, hash)
@@ -55,10 +55,12 @@ func hashesOf(list []accounts.Session) []string {
 
 // The session index: a row per signed-in session, moved on renewal,
 // touched when seen, and revoked with its scs row.
-func TestSQLiteSessionIndex(t *testing.T) {
+func TestSessionIndex(t *testing.T) { forEachEngine(t, testSessionIndex) }
+
+func testSessionIndex(t *testing.T, open func(...store.Option) testDB) {
 	ctx := t.Context()
-	s := openSQLite(t)
-	x := s.SessionIndex()
+	s := open()
+	x := s.Index
 	ann, annGoogle := createUser(t, s, "google", "ann", at(0))
 	bob, _ := createUser(t, s, "google", "bob", at(0))
 
@@ -153,7 +155,7 @@ func TestSQLiteSessionIndex(t *testing.T) {
 		t.Errorf("List after a late write-back: %v, want none", hashesOf(list))
 	}
 	// Deleting the user deletes its rows.
-	if _, err := s.DB().Exec("DELETE FROM users WHERE id = ?", bob.ID); err != nil {
+	if _, err := s.DB.Exec("DELETE FROM users WHERE id = $1", bob.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := x.Get(ctx, "b1"); !errors.Is(err, accounts.ErrNotFound) {
@@ -163,10 +165,12 @@ func TestSQLiteSessionIndex(t *testing.T) {
 
 // List shows only sessions whose scs row exists, and Start drops a user's
 // rows whose scs session has been gone for a while.
-func TestSQLiteSessionIndexOrphans(t *testing.T) {
+func TestSessionIndexOrphans(t *testing.T) { forEachEngine(t, testSessionIndexOrphans) }
+
+func testSessionIndexOrphans(t *testing.T, open func(...store.Option) testDB) {
 	ctx := t.Context()
-	s := openSQLite(t)
-	x := s.SessionIndex()
+	s := open()
+	x := s.Index
 	u, _ := createUser(t, s, "google", "ann", at(0))
 	if err := x.Start(ctx, accounts.Session{TokenHash: "old", PublicID: "p-old", UserID: u.ID, CreatedAt: at(0), LastSeenAt: at(0)}); err != nil {
 		t.Fatal(err)

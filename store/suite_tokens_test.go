@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -34,21 +33,10 @@ func keyring(t *testing.T, current []byte, old ...[]byte) *seal.Keyring {
 	return r
 }
 
-// openAt opens the SQLite file at path with options, closed at the end.
-func openAt(t *testing.T, path string, opts ...store.Option) *store.SQLite {
-	t.Helper()
-	s, err := store.OpenSQLite(t.Context(), path, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // rawTokens reads the stored token columns of an identity as they are on disk.
-func rawTokens(t *testing.T, s *store.SQLite, id int64) (access, refresh []byte) {
+func rawTokens(t *testing.T, s testDB, id int64) (access, refresh []byte) {
 	t.Helper()
-	if err := s.DB().QueryRowContext(t.Context(), "SELECT access_token, refresh_token FROM identities WHERE id = ?", id).Scan(&access, &refresh); err != nil {
+	if err := s.DB.QueryRowContext(t.Context(), "SELECT access_token, refresh_token FROM identities WHERE id = $1", id).Scan(&access, &refresh); err != nil {
 		t.Fatal(err)
 	}
 	return access, refresh
@@ -69,10 +57,11 @@ func readTokens(t *testing.T, s accounts.Store, id int64) (accounts.Tokens, erro
 // store: the columns hold AES-GCM ciphertext, which opens with the key;
 // after a rotation (current = new key, old = previous) old rows still
 // read, and a new write uses the new key.
-func TestTokensEncryptedAtRest(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "linkport.db")
+func TestTokensEncryptedAtRest(t *testing.T) { forEachEngine(t, testTokensEncryptedAtRest) }
+
+func testTokensEncryptedAtRest(t *testing.T, open func(...store.Option) testDB) {
 	k1, k2 := tokenKey(t), tokenKey(t)
-	s := openAt(t, path, store.WithTokenKeys(keyring(t, k1)))
+	s := open(store.WithTokenKeys(keyring(t, k1)))
 	_, id := createUser(t, s, "google", "sub-1", at(0))
 	want := accounts.Tokens{AccessToken: "ya29.ACCESS-one", RefreshToken: "1//REFRESH-one", Expiry: at(time.Hour)}
 	mustTx(t, s, func(tx accounts.Tx) error { return tx.SaveTokens(t.Context(), id.ID, want) })
@@ -97,7 +86,7 @@ func TestTokensEncryptedAtRest(t *testing.T) {
 	s.Close()
 
 	rotated := keyring(t, k2, k1)
-	s = openAt(t, path, store.WithTokenKeys(rotated))
+	s = open(store.WithTokenKeys(rotated))
 	if got, err := readTokens(t, s, id.ID); err != nil || got.RefreshToken != want.RefreshToken {
 		t.Fatalf("after rotation the old row reads %v, %v", got.RefreshToken == want.RefreshToken, err)
 	}
@@ -116,7 +105,7 @@ func TestTokensEncryptedAtRest(t *testing.T) {
 	s.Close()
 
 	// A keyring without the key of a row leaves it unreadable, not fatal.
-	mustTx(t, openAt(t, path, store.WithTokenKeys(keyring(t, k1))), func(tx accounts.Tx) error {
+	mustTx(t, open(store.WithTokenKeys(keyring(t, k1))), func(tx accounts.Tx) error {
 		_, err := tx.Tokens(t.Context(), id.ID)
 		if !errors.Is(err, accounts.ErrTokensUnreadable) {
 			t.Errorf("Tokens under an unknown key = %v, want ErrTokensUnreadable", err)
@@ -126,9 +115,11 @@ func TestTokensEncryptedAtRest(t *testing.T) {
 }
 
 // TestTokensNotStoredWithoutKey: without a key the store keeps no tokens.
-func TestTokensNotStoredWithoutKey(t *testing.T) {
-	s := openAt(t, filepath.Join(t.TempDir(), "linkport.db"))
-	if s.KeepsTokens() {
+func TestTokensNotStoredWithoutKey(t *testing.T) { forEachEngine(t, testTokensNotStoredWithoutKey) }
+
+func testTokensNotStoredWithoutKey(t *testing.T, open func(...store.Option) testDB) {
+	s := open()
+	if s.KeepsTokens {
 		t.Fatal("KeepsTokens without a key")
 	}
 	_, id := createUser(t, s, "google", "sub-1", at(0))
@@ -146,8 +137,10 @@ func TestTokensNotStoredWithoutKey(t *testing.T) {
 
 // TestEventsBefore pages the timeline newest first without gaps or
 // repeats, also across events that share a time.
-func TestEventsBefore(t *testing.T) {
-	s := openAt(t, filepath.Join(t.TempDir(), "linkport.db"))
+func TestEventsBefore(t *testing.T) { forEachEngine(t, testEventsBefore) }
+
+func testEventsBefore(t *testing.T, open func(...store.Option) testDB) {
+	s := open()
 	u, id := createUser(t, s, "google", "sub-1", at(0))
 	other, _ := createUser(t, s, "google", "sub-2", at(0))
 	mustTx(t, s, func(tx accounts.Tx) error {
