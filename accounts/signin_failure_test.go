@@ -54,9 +54,9 @@ func (t faultyTx) IdentityBySubject(ctx context.Context, provider, subject strin
 	return t.Tx.IdentityBySubject(ctx, provider, subject)
 }
 
-// TestNoHalfCreatedAccounts is E-04a: a failure between creating the user and
+// TestE04a_NoHalfCreatedAccounts is E-04a: a failure between creating the user and
 // creating the identity leaves no user behind, and a retry succeeds.
-func TestNoHalfCreatedAccounts(t *testing.T) {
+func TestE04a_NoHalfCreatedAccounts(t *testing.T) {
 	errDisk := errors.New("disk I/O error")
 	for _, tc := range []struct {
 		name      string
@@ -119,9 +119,9 @@ func TestSignInRetriesRealConflict(t *testing.T) {
 	}
 }
 
-// TestConcurrentFirstSignIn is E-10b: many tabs finishing the first sign-in
+// TestE10b_ConcurrentFirstSignIn is E-10b: many tabs finishing the first sign-in
 // of one identity at once end with one user, all signed in as it.
-func TestConcurrentFirstSignIn(t *testing.T) {
+func TestE10b_ConcurrentFirstSignIn(t *testing.T) {
 	svc, s, _ := newService(t)
 	const n = 20
 	results := make([]accounts.SignInResult, n)

@@ -15,7 +15,10 @@ import (
 	"github.com/linkport/linkport/views"
 )
 
-const ctxUser = "user"
+const (
+	ctxUser       = "user"
+	ctxIdentities = "identities" // []accounts.Identity, as requireUser read them
+)
 
 // requireUser lets signed-in people through and sends everyone else to the
 // sign-in page, with a way back here. The user is loaded on every request:
@@ -24,18 +27,26 @@ const ctxUser = "user"
 func (a *App) requireUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	if uid := a.userID(ctx); uid != 0 {
-		u, err := a.accounts.SessionUser(ctx, uid, a.sessions.GetInt64(ctx, keyIdentityID))
+		u, ids, err := a.accounts.SessionUserIdentities(ctx, uid, a.sessions.GetInt64(ctx, keyIdentityID))
 		if err == nil {
 			c.Set(ctxUser, u)
+			c.Set(ctxIdentities, ids)
 			c.Next()
 			return
 		}
-		if !errors.Is(err, accounts.ErrNotFound) && !errors.Is(err, accounts.ErrSignInRemoved) && !errors.Is(err, accounts.ErrAccountDeleted) {
+		switch {
+		case errors.Is(err, accounts.ErrSignInRemoved):
+			// Refused, but not ended here: the unlink that removed the
+			// account already revoked the other sessions it started, and
+			// this may be a concurrent request of the very session that
+			// removed it, whose renewal must not be undone.
+		case errors.Is(err, accounts.ErrNotFound), errors.Is(err, accounts.ErrAccountDeleted):
+			_ = a.endSession(ctx)
+		default:
 			a.failPage(c, err)
 			c.Abort()
 			return
 		}
-		_ = a.endSession(ctx)
 	}
 	seeOther(c, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
 	c.Abort()
@@ -47,41 +58,48 @@ func currentUser(c *gin.Context) accounts.User {
 	return user
 }
 
-// accountsPage answers GET /accounts: the connected accounts.
+// accountsPage answers GET /accounts: the connected accounts, as
+// requireUser read them for this request (nothing has changed them since).
 func (a *App) accountsPage(c *gin.Context) {
-	sec, err := a.connectedSection(c, a.popFlash(c.Request.Context()), false)
-	if err != nil {
-		a.failPage(c, err)
-		return
-	}
+	ids, _ := c.Get(ctxIdentities)
+	idents, _ := ids.([]accounts.Identity)
+	sec := a.connectedSectionOf(c, a.popFlash(c.Request.Context()), false, idents)
 	user := currentUser(c)
 	page := views.AccountsPage{DisplayName: user.DisplayName, AvatarURL: user.AvatarURL, Connected: sec}
 	for _, p := range a.providers.All() {
 		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name())})
 	}
-	if page.Activity, err = a.activity(c); err != nil {
+	activity, err := a.activity(c)
+	if err != nil {
 		a.failPage(c, err)
 		return
 	}
+	page.Activity = activity
 	a.render(c, http.StatusOK, views.Accounts(a.layout(c, "Connected accounts"), page))
 }
 
 // connectedSection builds the part of the page that htmx swaps after a
-// change: the notice, the list, the profile choices.
+// change: the notice, the list, the profile choices. It reads the
+// identities afresh: a change has just been made.
 func (a *App) connectedSection(c *gin.Context, notice string, isError bool) (views.ConnectedSection, error) {
-	ctx := c.Request.Context()
-	user := currentUser(c)
-	ids, err := a.accounts.Identities(ctx, user.ID)
+	ids, err := a.accounts.Identities(c.Request.Context(), currentUser(c).ID)
 	if err != nil {
 		return views.ConnectedSection{}, err
 	}
+	return a.connectedSectionOf(c, notice, isError, ids), nil
+}
+
+// connectedSectionOf is connectedSection with the user's identities ids.
+func (a *App) connectedSectionOf(c *gin.Context, notice string, isError bool, ids []accounts.Identity) views.ConnectedSection {
+	ctx := c.Request.Context()
+	user := currentUser(c)
 	sec := views.ConnectedSection{Notice: notice, NoticeIsError: isError,
 		NameSource: user.NameIdentityID, AvatarSource: user.AvatarIdentityID}
 	current := a.sessions.GetInt64(ctx, keyIdentityID)
 	for _, id := range ids {
 		sec.Identities = append(sec.Identities, a.identityView(id, current))
 	}
-	return sec, nil
+	return sec
 }
 
 func (a *App) identityView(id accounts.Identity, current int64) views.IdentityView {
@@ -167,16 +185,19 @@ func (a *App) unlinkIdentity(c *gin.Context) {
 	// The session doing the removal goes on; every other session that
 	// signed in with the removed account is revoked now, and would end at
 	// its next request anyway (C-06d, B-05b).
-	revoked, err := a.index.RevokeIdentity(ctx, user.ID, res.Removed.ID, tokenHash(a.sessions.Token(ctx)))
-	if err != nil {
-		a.failPage(c, err)
-		return
-	}
+	// The token is renewed first: a concurrent request of this browser
+	// that still holds the old token and sees the removal ends the old
+	// token only, never the renewed one (it finds the index row moved).
 	if a.sessions.GetInt64(ctx, keyIdentityID) == res.Removed.ID {
 		a.sessions.Put(ctx, keyIdentityID, int64(0))
 	}
 	if err := a.renewToken(ctx); err != nil {
 		a.renderProblem(c, problemStoreDown)
+		return
+	}
+	revoked, err := a.index.RevokeIdentity(ctx, user.ID, res.Removed.ID, tokenHash(a.sessions.Token(ctx)))
+	if err != nil {
+		a.failPage(c, err)
 		return
 	}
 	notice := "Removed your " + a.label(res.Removed.Provider) + " account " + a.identityView(res.Removed, 0).Label() + "."

@@ -60,6 +60,13 @@ type Config struct {
 	KeepTokens bool
 	// RateLimits are the request budgets; zero values take the defaults.
 	RateLimits RateLimits
+	// RequestTimeout bounds the work of one request: its context ends
+	// after this long, so a database call that does not come back (a lock
+	// held too long, a hung connection) ends in the 503 page instead of
+	// holding the request (E-07c). Zero means 25 s, under cmd's 30 s
+	// WriteTimeout so that the page still reaches the browser. Provider
+	// calls have their own timeout.
+	RequestTimeout time.Duration
 }
 
 // App holds every dependency of the handlers.
@@ -98,6 +105,9 @@ func New(cfg Config) (*App, error) {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 2 * time.Hour
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 25 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/linkport/linkport/accounts"
@@ -170,12 +172,23 @@ func (a *App) renderProblemRef(c *gin.Context, p problem, ref string) {
 		// try again (RFC 9110 §10.2.3).
 		c.Header("Retry-After", retryAfterStoreDown)
 	}
-	a.render(c, p.status, views.Error(l, views.ErrorPage{
+	a.render(c, p.status, detached(views.Error(l, views.ErrorPage{
 		Status:    p.status,
 		Heading:   p.heading,
 		Message:   p.message,
 		ActionURL: p.back,
 		Action:    p.action,
 		RequestID: ref,
-	}))
+	})))
+}
+
+// detached renders comp even once the request's context is done: templ
+// refuses to render with a done context, and an error page may be the
+// answer to exactly that, the request's deadline (E-07c). Only the
+// rendering is detached; the session is still committed with the
+// request's context.
+func detached(comp templ.Component) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		return comp.Render(context.WithoutCancel(ctx), w)
+	})
 }

@@ -122,6 +122,8 @@ type portalOptions struct {
 	wrapSessions func(scs.Store) scs.Store
 	wrapIndex    func(handlers.SessionIndex) handlers.SessionIndex
 	ready        func(context.Context) error
+	// requestTimeout is Config.RequestTimeout (zero: the handlers' 25 s).
+	requestTimeout time.Duration
 }
 
 func newPortal(t testing.TB) *portal { return newPortalWith(t, portalOptions{}) }
@@ -206,6 +208,7 @@ func newPortalWith(t testing.TB, o portalOptions) *portal {
 		Ready:          ready,
 		ImageOrigins:   []string{emuBase},
 		Now:            p.clock.Now,
+		RequestTimeout: o.requestTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)

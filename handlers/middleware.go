@@ -109,6 +109,17 @@ func (a *App) recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
+// deadline ends the request's context after Config.RequestTimeout, so a
+// store call waiting on a database that does not answer returns
+// context.DeadlineExceeded, which storeDown turns into the 503 page
+// (E-07c).
+func (a *App) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
 // securityHeaders sets the headers every response carries (B-10). Pages
 // are not cached: they show who is signed in.
 func (a *App) securityHeaders(c *gin.Context) {

@@ -265,7 +265,7 @@ func wantStoreDown(t *testing.T, what string, res response) {
 // a signed-in page answers 503 with Retry-After (never 500, never the
 // anonymous page), /readyz 503 and /healthz 200. E-07b: when it answers
 // again, the same cookie works, still signed in, with no restart.
-func TestE07a_StoreDownAnswers503(t *testing.T) {
+func TestE07a_E07b_StoreDownAnswers503ThenRecovers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		err  func(*testing.T) error

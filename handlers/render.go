@@ -26,6 +26,16 @@ func (a *App) layoutWithToken(c *gin.Context, title, csrf string) views.Layout {
 
 // render writes a component with a status. It renders into a buffer first,
 // so a failing component yields the error page, not half a page.
+//
+// Pages are deliberately sent uncompressed, unlike the static files
+// (serveAsset). Compressing them would open BREACH: every page carries the
+// session's CSRF token, which is the same on every response (not masked
+// per response), and pages reflect request input (/login?next= into a
+// hidden field, notices, error pages), so an attacker who can make a
+// victim's browser send chosen requests and watch the response sizes could
+// recover the token a byte at a time. The pages are small (/login is about
+// 2.6 KB); htmx and the CSS, which are most of the login page's weight, are
+// gzipped. Compressing pages would first need a per-response masked token.
 func (a *App) render(c *gin.Context, status int, comp templ.Component) {
 	var buf bytes.Buffer
 	if err := comp.Render(c.Request.Context(), &buf); err != nil {

@@ -19,7 +19,7 @@ func (a *App) Handler() (http.Handler, error) {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(requestIDs, a.accessLog, a.recoverPanics, a.securityHeaders)
+	r.Use(requestIDs, a.accessLog, a.recoverPanics, a.securityHeaders, a.deadline)
 
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)

@@ -147,7 +147,7 @@ func (a *App) sessionLost(c *gin.Context, w gin.ResponseWriter) {
 	_ = views.Error(a.layoutWithToken(c, p.heading, ""), views.ErrorPage{
 		Status: p.status, Heading: p.heading, Message: p.message,
 		ActionURL: p.back, Action: p.action, RequestID: requestID(c),
-	}).Render(c.Request.Context(), &buf)
+	}).Render(context.WithoutCancel(c.Request.Context()), &buf) // also after the deadline
 	h := w.Header()
 	for _, k := range []string{"Location", "HX-Redirect", "Set-Cookie", "Clear-Site-Data"} {
 		h.Del(k)

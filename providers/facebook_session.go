@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/markbates/goth"
 	"github.com/markbates/goth/providers/facebook"
+	"golang.org/x/oauth2"
 )
 
 // facebookSession wraps goth's Facebook session. Only the (rewritten)
@@ -46,8 +48,17 @@ func (s *facebookSession) Marshal() string {
 	return string(b)
 }
 
-// Authorize exchanges params' "code" (and nothing else from the query)
-// through goth.
+// facebookTokenURL is goth's (unexported) Facebook token endpoint; the
+// transport sends it to the emulator when one is configured.
+const facebookTokenURL = "https://graph.facebook.com/oauth/access_token"
+
+// Authorize exchanges params' "code" (and nothing else from the query).
+// It does what goth's facebook.Session.Authorize does, with the client
+// credentials in the form (AuthStyleInParams, as Facebook documents) and
+// a deadline: goth's oauth2.Config leaves the auth style to x/oauth2's
+// auto-detection, which, on any failure of the first attempt (a 5xx, a
+// timeout), sends the same code a second time with the credentials moved
+// (A-11a, E-01a).
 func (s *facebookSession) Authorize(gp goth.Provider, params goth.Params) (_ string, err error) {
 	p, ok := unwrapProvider(gp).(*facebookProvider)
 	if !ok {
@@ -66,12 +77,26 @@ func (s *facebookSession) Authorize(gp goth.Provider, params goth.Params) (_ str
 		return "", newError(p.name, op, ErrRejected, "missing or oversized code")
 	}
 	call, rec := p.perCall()
-	tok, err := s.inner.Authorize(call, url.Values{"code": {code}})
+	conf := oauth2.Config{
+		ClientID:     call.ClientKey,
+		ClientSecret: call.Secret,
+		RedirectURL:  call.CallbackURL,
+		Endpoint:     oauth2.Endpoint{TokenURL: facebookTokenURL, AuthStyle: oauth2.AuthStyleInParams},
+	}
+	ctx, cancel := callContext(call.HTTPClient)
+	defer cancel()
+	tok, err := conf.Exchange(ctx, code)
 	if err != nil {
-		s.inner.AccessToken = ""
 		return "", p.fail(op, err, rec, code)
 	}
-	return tok, nil
+	if !tok.Valid() {
+		return "", newError(p.name, op, ErrBadResponse, "no usable access token", code)
+	}
+	if tt := tok.TokenType; tt != "" && !strings.EqualFold(tt, "bearer") {
+		return "", newError(p.name, op, ErrBadResponse, "token_type is not Bearer")
+	}
+	s.inner.AccessToken, s.inner.ExpiresAt = tok.AccessToken, tok.Expiry
+	return tok.AccessToken, nil
 }
 
 // rewriteFacebookURL points a www.facebook.com or graph.facebook.com URL at

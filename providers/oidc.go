@@ -44,6 +44,53 @@ type OIDCConfig struct {
 // provider that is down is not hammered by every sign-in click.
 const discoveryRetry = 10 * time.Second
 
+// keysRetry is the least time between a failed key set (JWKS) fetch and
+// the next attempt.
+const keysRetry = 10 * time.Second
+
+// errKeysThrottled is the keyFetchGate's answer while it holds fetches
+// back.
+var errKeysThrottled = errors.New("key set fetch failed recently; not retried yet")
+
+// keyFetchGate is the transport of go-oidc's key set fetches. go-oidc
+// verifies with its cached keys first and fetches the JWKS again for every
+// ID token whose key it does not hold (OIDC Core §10.1.1), with no
+// back-off: while the JWKS endpoint is down, every such sign-in would call
+// it and wait. After a failed fetch (a transport error or a status other
+// than 200) the gate answers errKeysThrottled for keysRetry without
+// calling the provider (E-05b); tokens signed with a cached key still
+// verify, since the cache is looked at first (E-05a). A successful fetch
+// is never held back: a provider that rotated its key is fetched at once
+// (A-05i).
+type keyFetchGate struct {
+	next http.RoundTripper
+	now  func() time.Time
+
+	mu       sync.Mutex
+	failedAt time.Time // zero: the last fetch succeeded
+}
+
+func (g *keyFetchGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	g.mu.Lock()
+	held := !g.failedAt.IsZero() && g.now().Sub(g.failedAt) < keysRetry
+	g.mu.Unlock()
+	if held {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errKeysThrottled
+	}
+	resp, err := g.next.RoundTrip(req)
+	g.mu.Lock()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		g.failedAt = g.now()
+	} else {
+		g.failedAt = time.Time{}
+	}
+	g.mu.Unlock()
+	return resp, err
+}
+
 // reservedAuthParams are the parameters this package sets itself; letting
 // configuration override them would undo PKCE, nonce or the fixed scope set.
 var reservedAuthParams = []string{
@@ -220,7 +267,11 @@ func (p *oidcProvider) discover() (*discovered, error) {
 // announces satisfies the same TLS rule as the configured issuer.
 func (p *oidcProvider) fetchDiscovery() (*discovered, error) {
 	const op = "discovery"
-	ctx, cancel := callContext(p.client)
+	// go-oidc keeps the client of this context for its key set fetches,
+	// so they go through the gate (E-05b).
+	keysClient := *p.client
+	keysClient.Transport = &keyFetchGate{next: p.client.Transport, now: p.now}
+	ctx, cancel := callContext(&keysClient)
 	defer cancel()
 	prov, err := oidc.NewProvider(ctx, p.cfg.Issuer)
 	if err != nil {
@@ -272,7 +323,8 @@ func (p *oidcProvider) fetchDiscovery() (*discovered, error) {
 			Endpoint:     ep,
 			Scopes:       p.cfg.Scopes,
 		},
-		verifier:      prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now}),
+		// checkIDToken checks exp, with leeway (clockSkew).
+		verifier:      prov.Verifier(&oidc.Config{ClientID: p.cfg.ClientID, Now: p.now, SkipExpiryCheck: true}),
 		userinfoURL:   meta.UserinfoURL,
 		revocationURL: meta.RevocationURL,
 	}, nil

@@ -23,16 +23,22 @@ type fakeOP struct {
 	srv *httptest.Server
 	key *rsa.PrivateKey
 
-	mu            sync.Mutex
-	discoveryIss  string                  // issuer announced by discovery; "" → srv.URL
-	nonce         string                  // nonce put in the ID token
-	mutateClaims  func(map[string]any)    // edits the ID token claims
-	tokenHandler  http.HandlerFunc        // replaces the token endpoint
-	userinfoBody  func(sub string) string // userinfo JSON
-	tokenHits     atomic.Int32
-	userinfoHits  atomic.Int32
-	discoveryHits atomic.Int32
-	lastTokenForm url.Values
+	mu           sync.Mutex
+	discoveryIss string                  // issuer announced by discovery; "" → srv.URL
+	nonce        string                  // nonce put in the ID token
+	mutateClaims func(map[string]any)    // edits the ID token claims
+	tokenHandler http.HandlerFunc        // replaces the token endpoint
+	userinfoBody func(sub string) string // userinfo JSON
+	// userinfoHandler and jwksHandler replace those endpoints; kid is the
+	// key id put in ID token headers ("" → "k1", the published one).
+	userinfoHandler http.HandlerFunc
+	jwksHandler     http.HandlerFunc
+	kid             string
+	jwksHits        atomic.Int32
+	tokenHits       atomic.Int32
+	userinfoHits    atomic.Int32
+	discoveryHits   atomic.Int32
+	lastTokenForm   url.Values
 }
 
 const (
@@ -83,7 +89,15 @@ func (op *fakeOP) discovery(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-func (op *fakeOP) jwks(w http.ResponseWriter, _ *http.Request) {
+func (op *fakeOP) jwks(w http.ResponseWriter, r *http.Request) {
+	op.jwksHits.Add(1)
+	op.mu.Lock()
+	h := op.jwksHandler
+	op.mu.Unlock()
+	if h != nil {
+		h(w, r)
+		return
+	}
 	writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &op.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 }
 
@@ -123,7 +137,13 @@ func (op *fakeOP) idToken() string {
 }
 
 func (op *fakeOP) sign(claims map[string]any) string {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: op.key, KeyID: "k1"}},
+	op.mu.Lock()
+	kid := op.kid
+	op.mu.Unlock()
+	if kid == "" {
+		kid = "k1"
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: op.key, KeyID: kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		op.t.Fatal(err)
@@ -144,8 +164,12 @@ func (op *fakeOP) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op.mu.Lock()
-	body := op.userinfoBody
+	body, h := op.userinfoBody, op.userinfoHandler
 	op.mu.Unlock()
+	if h != nil {
+		h(w, r)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if body != nil {
 		fmt.Fprint(w, body(fakeSubject))

@@ -17,8 +17,12 @@ import (
 // endpoint; real codes are far shorter.
 const maxCodeBytes = 2048
 
-// iatSkew is how far in the future an ID token's iat may lie (clock skew).
-const iatSkew = 5 * time.Minute
+// clockSkew is the leeway for the ID token's time claims (OIDC Core
+// §3.1.3.7 steps 9-10 allow a small one): iat and nbf may lie this far in
+// the future and exp this far in the past (E-16a). go-oidc checks exp with
+// no leeway at all, so the verifier skips its expiry check and
+// checkIDToken does it.
+const clockSkew = 2 * time.Minute
 
 // oidcSession is one OIDC flow. Only the fields set by BeginAuth are
 // marshalled: the result of Authorize (tokens, claims) stays in memory so it
@@ -121,10 +125,17 @@ func (p *oidcProvider) checkIDToken(idt *oidc.IDToken, nonce, accessToken string
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return reject("nonce does not match the flow")
 	}
+	now := p.now()
+	if idt.Expiry.IsZero() {
+		return reject("exp missing")
+	}
+	if now.After(idt.Expiry.Add(clockSkew)) {
+		return reject("expired")
+	}
 	if idt.IssuedAt.IsZero() {
 		return reject("iat missing")
 	}
-	if idt.IssuedAt.After(p.now().Add(iatSkew)) {
+	if idt.IssuedAt.After(now.Add(clockSkew)) {
 		return reject("iat in the future")
 	}
 	if !validSubject(idt.Subject) {
@@ -138,6 +149,10 @@ func (p *oidcProvider) checkIDToken(idt *oidc.IDToken, nonce, accessToken string
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil || claims == nil {
 		return nil, newError(p.name, op, ErrBadResponse, "claims are not a JSON object")
+	}
+	// go-oidc has already refused an nbf that is not a number.
+	if nbf, ok := claims["nbf"].(float64); ok && time.Unix(int64(nbf), 0).After(now.Add(clockSkew)) {
+		return reject("not valid yet (nbf)")
 	}
 	azp, hasAZP := claims["azp"]
 	if hasAZP && azp != p.cfg.ClientID || !hasAZP && len(idt.Audience) > 1 {
@@ -155,10 +170,15 @@ func (p *oidcProvider) checkIDToken(idt *oidc.IDToken, nonce, accessToken string
 // timed out or failed is the provider's outage, anything else a rejection.
 func verifyError(name string, err error, secrets ...string) error {
 	_, kind := classify(err)
+	// go-oidc reports a failed key fetch as "failed to verify signature:
+	// fetching keys ..." with %v, which drops the error chain: a fetch
+	// that ran out of time is recognised by its text (E-02b).
+	msg := err.Error()
+	fetching := strings.Contains(msg, "failed to verify signature: fetching keys")
 	switch {
-	case kind == ErrTimeout:
+	case kind == ErrTimeout, fetching && (strings.Contains(msg, "deadline exceeded") || strings.Contains(msg, "Client.Timeout")):
 		return newError(name, "id token", ErrTimeout, "fetching keys: deadline exceeded")
-	case kind == ErrUnavailable, strings.Contains(err.Error(), "get keys failed"):
+	case kind == ErrUnavailable, fetching, strings.Contains(msg, "get keys failed"):
 		return newError(name, "id token", ErrUnavailable, "fetching keys failed")
 	}
 	var expired *oidc.TokenExpiredError

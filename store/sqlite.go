@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,9 +33,12 @@ import (
 var sqliteMigrations embed.FS
 
 const (
-	// sqliteMaxConns bounds the pool: SQLite has one writer at a time, and
-	// each connection holds its own page cache.
-	sqliteMaxConns = 8
+	// sqliteMinReaders is the least number of read-only connections; there
+	// are at least as many as GOMAXPROCS. Each holds its own page cache.
+	// Writes have one connection of their own: SQLite has one writer at a
+	// time, so more writer connections only wait for the lock (sleeping in
+	// the driver's busy handler while they hold a connection).
+	sqliteMinReaders = 4
 	// sqliteOpenTimeout bounds how long OpenSQLite waits for a database
 	// that another process is busy creating; it matches busy_timeout.
 	sqliteOpenTimeout = 10 * time.Second
@@ -44,10 +48,18 @@ const (
 
 // SQLite is the embedded database: accounts.Store on one SQLite file in WAL
 // mode, plus the scs session store on the same file.
+//
+// It holds two pools on the file: db, one connection that every write and
+// every transaction goes through, and read, several query_only connections
+// for plain reads, whose hot statements are prepared once (stmts). In WAL
+// mode readers never wait for the writer, and a read sees every write
+// committed before it began.
 type SQLite struct {
-	db        *sql.DB
+	db        *sql.DB // the writer: one connection, BEGIN IMMEDIATE
+	read      *sql.DB // readers: query_only
+	stmts     *sqliteStmts
 	keys      *seal.Keyring // nil: provider tokens are not stored
-	sessions  *sqlite3store.SQLite3Store
+	sessions  *SQLiteSessionStore
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -59,9 +71,11 @@ var _ accounts.Store = (*SQLite)(nil)
 // migrations. Several processes may open the same file at once. Options
 // such as WithTokenKeys configure it further.
 //
-// Every connection runs in WAL mode with foreign keys on and a 10 s busy
-// timeout, and begins write transactions with BEGIN IMMEDIATE so that a
-// writer waits for the lock up front instead of failing on upgrade.
+// The writer connection runs in WAL mode with foreign keys on and a 10 s
+// busy timeout, and begins transactions with BEGIN IMMEDIATE so that it
+// waits for the lock (held by another process, if any) up front instead of
+// failing on upgrade. The read connections have the same busy timeout and
+// are query_only.
 func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: invalid database path %q", path)
@@ -73,8 +87,8 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	db.SetMaxOpenConns(sqliteMaxConns)
-	db.SetMaxIdleConns(sqliteMaxConns)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
 	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -83,19 +97,40 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		db.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	// The readers open the file only once it is in WAL mode and migrated.
+	read, err := sql.Open("sqlite", sqliteReadDSN(path))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	readers := max(sqliteMinReaders, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(readers)
+	read.SetMaxIdleConns(readers)
+	stmts, err := prepareSQLite(ctx, read)
+	if err != nil {
+		read.Close()
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
 	return &SQLite{
-		db:       db,
-		keys:     o.keys,
-		sessions: sqlite3store.NewWithCleanupInterval(db, sessionCleanupInterval),
+		db:    db,
+		read:  read,
+		stmts: stmts,
+		keys:  o.keys,
+		sessions: &SQLiteSessionStore{
+			SQLite3Store: sqlite3store.NewWithCleanupInterval(db, sessionCleanupInterval),
+			find:         stmts.sessionFind,
+		},
 	}, nil
 }
 
-// sqliteDSN is the modernc.org/sqlite data source name for the file at path.
-// The driver runs busy_timeout first, then the other pragmas in order.
+// sqliteDSN is the modernc.org/sqlite data source name of the writer for
+// the file at path. The driver runs busy_timeout first, then the other
+// pragmas in order.
 func sqliteDSN(path string) string {
 	return "file:" + path +
 		"?_pragma=journal_mode(WAL)" +
@@ -103,6 +138,15 @@ func sqliteDSN(path string) string {
 		"&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)" +
 		"&_txlock=immediate"
+}
+
+// sqliteReadDSN is the data source name of the read connections: the
+// file is already in WAL mode (a persistent setting), and query_only makes
+// any write on them fail instead of taking the write lock.
+func sqliteReadDSN(path string) string {
+	return "file:" + path +
+		"?_pragma=busy_timeout(10000)" +
+		"&_pragma=query_only(1)"
 }
 
 // pingSQLite opens the first connection, retrying while it is busy.
@@ -141,18 +185,40 @@ func isBusy(err error) bool {
 	return false
 }
 
-// DB returns the underlying database, shared with the session store and the
-// provider emulator.
+// DB returns the writer: the one connection every write goes through,
+// shared with the session store and the provider emulator (which writes).
+// A caller must not hold it (open rows, a transaction) while it waits for
+// another use of it.
 func (s *SQLite) DB() *sql.DB { return s.db }
 
 // SessionStore returns the scs session store on the same database, table
 // "sessions". Close stops its cleanup goroutine.
-func (s *SQLite) SessionStore() *sqlite3store.SQLite3Store { return s.sessions }
+func (s *SQLite) SessionStore() *SQLiteSessionStore { return s.sessions }
+
+// SQLiteSessionStore is scs's sqlite3store on the writer, with Find
+// served by a statement prepared on the read connections.
+type SQLiteSessionStore struct {
+	*sqlite3store.SQLite3Store
+	find *sql.Stmt
+}
+
+// Find returns the data of an unexpired session; exists is false when
+// there is none.
+func (s *SQLiteSessionStore) Find(token string) (b []byte, exists bool, err error) {
+	err = s.find.QueryRow(token).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
 
 // Ping reports whether the database file can be read.
 func (s *SQLite) Ping(ctx context.Context) error {
 	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	return nil
@@ -163,9 +229,50 @@ func (s *SQLite) Ping(ctx context.Context) error {
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		s.sessions.StopCleanup()
-		s.closeErr = s.db.Close()
+		s.stmts.close()
+		s.closeErr = errors.Join(s.read.Close(), s.db.Close())
 	})
 	return s.closeErr
+}
+
+// sqliteStmts are the hot reads, prepared once on the read connections:
+// modernc.org/sqlite otherwise parses and plans every query afresh.
+type sqliteStmts struct {
+	user, sessionUser, identities, deletion, events, sessionGet, sessionFind *sql.Stmt
+}
+
+// prepareSQLite prepares the statements of sqliteStmts on db.
+func prepareSQLite(ctx context.Context, db *sql.DB) (*sqliteStmts, error) {
+	st := &sqliteStmts{}
+	for _, p := range []struct {
+		into  **sql.Stmt
+		query string
+	}{
+		{&st.user, userByIDQuery},
+		{&st.sessionUser, sessionUserQuery},
+		{&st.identities, identitiesQuery},
+		{&st.deletion, deletionQuery},
+		{&st.events, eventsQuery},
+		{&st.sessionGet, sessionGetQuery},
+		{&st.sessionFind, "SELECT data FROM sessions WHERE token = ? AND julianday('now') < expiry"},
+	} {
+		stmt, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("prepare %q: %w", p.query, err)
+		}
+		*p.into = stmt
+	}
+	return st, nil
+}
+
+// close closes the statements prepared so far.
+func (st *sqliteStmts) close() {
+	for _, stmt := range []*sql.Stmt{st.user, st.sessionUser, st.identities, st.deletion, st.events, st.sessionGet, st.sessionFind} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
 }
 
 // migration is one embedded schema change.

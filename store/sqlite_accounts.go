@@ -44,13 +44,18 @@ func (s *SQLite) InTx(ctx context.Context, fn func(tx accounts.Tx) error) error 
 
 // User returns the user with the given id, or accounts.ErrNotFound.
 func (s *SQLite) User(ctx context.Context, id int64) (accounts.User, error) {
-	return getUser(ctx, s.db, id)
+	return userResult(s.stmts.user.QueryRowContext(ctx, id), id)
 }
 
 // Identities returns the user's identities ordered by creation time, then ID.
 func (s *SQLite) Identities(ctx context.Context, userID int64) ([]accounts.Identity, error) {
-	return listIdentities(ctx, s.db, userID)
+	rows, err := s.stmts.identities.QueryContext(ctx, userID)
+	return identitiesResult(rows, err, userID)
 }
+
+// eventsQuery reads a page of a user's events, newest first.
+const eventsQuery = `SELECT id, user_id, kind, provider, identity_id, ip, user_agent, at
+	FROM events WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`
 
 // Events returns at most limit of the user's events, newest first; a limit of
 // zero or less returns them all.
@@ -58,12 +63,88 @@ func (s *SQLite) Events(ctx context.Context, userID int64, limit int) ([]account
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, kind, provider, identity_id, ip, user_agent, at
-		FROM events WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`, userID, limit)
+	rows, err := s.stmts.events.QueryContext(ctx, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events of user %d: %w", userID, err)
 	}
 	return scanEvents(rows, userID)
+}
+
+// sessionUserQuery reads a user, its deletion mark and its identities
+// (ordered as listIdentities orders them) in one statement: one row per
+// identity, or one row of NULL identity columns when it has none.
+const sessionUserQuery = `SELECT u.id, u.display_name, u.avatar_url, u.primary_email, u.name_identity_id,
+		u.avatar_identity_id, u.created_at, u.updated_at, u.deleted_at, u.purge_after,
+		i.id, i.user_id, i.provider, i.subject, i.email, i.email_verified, i.name, i.nickname, i.avatar_url,
+		i.created_at, i.last_used_at
+	FROM users AS u LEFT JOIN identities AS i ON i.user_id = u.id
+	WHERE u.id = ? ORDER BY i.created_at, i.id`
+
+// SessionUser returns the user, its deletion mark and its identities,
+// ordered by creation time, then ID, read in one statement (one snapshot);
+// accounts.ErrNotFound when the user does not exist. It implements
+// accounts.SessionUserStore.
+func (s *SQLite) SessionUser(ctx context.Context, userID int64) (accounts.User, accounts.Deletion, []accounts.Identity, error) {
+	fail := func(err error) (accounts.User, accounts.Deletion, []accounts.Identity, error) {
+		return accounts.User{}, accounts.Deletion{}, nil, fmt.Errorf("user %d: %w", userID, err)
+	}
+	rows, err := s.stmts.sessionUser.QueryContext(ctx, userID)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	var (
+		u     accounts.User
+		d     accounts.Deletion
+		ids   []accounts.Identity
+		found bool
+	)
+	for rows.Next() {
+		var (
+			email                sql.NullString
+			nameSrc, avatarSrc   sql.NullInt64
+			created, updated     int64
+			deleted, purge       sql.NullInt64
+			iID, iUser           sql.NullInt64
+			iProvider, iSubject  sql.NullString
+			iEmail, iName, iNick sql.NullString
+			iAvatar              sql.NullString
+			iVerified            sql.NullBool
+			iCreated, iUsed      sql.NullInt64
+		)
+		if err := rows.Scan(&u.ID, &u.DisplayName, &u.AvatarURL, &email, &nameSrc, &avatarSrc, &created, &updated,
+			&deleted, &purge,
+			&iID, &iUser, &iProvider, &iSubject, &iEmail, &iVerified, &iName, &iNick, &iAvatar, &iCreated, &iUsed); err != nil {
+			return fail(err)
+		}
+		if !found {
+			found = true
+			u.PrimaryEmail = email.String
+			u.NameIdentityID, u.AvatarIdentityID = nameSrc.Int64, avatarSrc.Int64
+			u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
+			if deleted.Valid {
+				d.RequestedAt = fromNanos(deleted.Int64)
+			}
+			if purge.Valid {
+				d.PurgeAfter = fromNanos(purge.Int64)
+			}
+		}
+		if !iID.Valid {
+			continue // the user has no identity
+		}
+		ids = append(ids, accounts.Identity{
+			ID: iID.Int64, UserID: iUser.Int64, Provider: iProvider.String, Subject: iSubject.String,
+			Email: iEmail.String, EmailVerified: iVerified.Bool, Name: iName.String, Nickname: iNick.String,
+			AvatarURL: iAvatar.String, CreatedAt: fromNanos(iCreated.Int64), LastUsedAt: fromNanos(iUsed.Int64),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	if !found {
+		return fail(accounts.ErrNotFound)
+	}
+	return u, d, ids, nil
 }
 
 // sqliteTx is accounts.Tx on a SQLite transaction; keys seal provider
@@ -82,7 +163,7 @@ func (t sqliteTx) IdentityBySubject(ctx context.Context, provider, subject strin
 // IdentityBySubject returns the identity (provider, subject), or
 // accounts.ErrNotFound; a read outside any transaction.
 func (s *SQLite) IdentityBySubject(ctx context.Context, provider, subject string) (accounts.Identity, error) {
-	return identityBySubject(ctx, s.db, provider, subject)
+	return identityBySubject(ctx, s.read, provider, subject)
 }
 
 func identityBySubject(ctx context.Context, q querier, provider, subject string) (accounts.Identity, error) {
@@ -170,9 +251,17 @@ func (t sqliteTx) AddEvent(ctx context.Context, e accounts.Event) error {
 	return nil
 }
 
+// userByIDQuery reads one user.
+const userByIDQuery = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+
 // getUser reads one user through q.
 func getUser(ctx context.Context, q querier, id int64) (accounts.User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return userResult(q.QueryRowContext(ctx, userByIDQuery, id), id)
+}
+
+// userResult reads the row of userByIDQuery for the user id.
+func userResult(row *sql.Row, id int64) (accounts.User, error) {
+	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return accounts.User{}, fmt.Errorf("user %d: %w", id, accounts.ErrNotFound)
 	}
@@ -202,11 +291,20 @@ func scanUser(row interface{ Scan(...any) error }) (accounts.User, error) {
 	return u, nil
 }
 
+// identitiesQuery reads a user's identities, ordered by creation time,
+// then ID.
+const identitiesQuery = "SELECT " + identityColumns + " FROM identities WHERE user_id = ? ORDER BY created_at, id"
+
 // listIdentities reads the user's identities through q, ordered by creation
 // time, then ID.
 func listIdentities(ctx context.Context, q querier, userID int64) ([]accounts.Identity, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+identityColumns+
-		" FROM identities WHERE user_id = ? ORDER BY created_at, id", userID)
+	rows, err := q.QueryContext(ctx, identitiesQuery, userID)
+	return identitiesResult(rows, err, userID)
+}
+
+// identitiesResult reads and closes the rows of identitiesQuery for the
+// user userID; err is the query's.
+func identitiesResult(rows *sql.Rows, err error, userID int64) ([]accounts.Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identities of user %d: %w", userID, err)
 	}

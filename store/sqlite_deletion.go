@@ -13,7 +13,7 @@ import (
 // DeletionOf returns the deletion mark of the user, zero for a live
 // account; accounts.ErrNotFound when the user does not exist.
 func (s *SQLite) DeletionOf(ctx context.Context, userID int64) (accounts.Deletion, error) {
-	return deletionOf(ctx, s.db, userID)
+	return deletionResult(s.stmts.deletion.QueryRowContext(ctx, userID), userID)
 }
 
 // DeletionOf returns the deletion mark of the user, inside the
@@ -22,9 +22,17 @@ func (t sqliteTx) DeletionOf(ctx context.Context, userID int64) (accounts.Deleti
 	return deletionOf(ctx, t.tx, userID)
 }
 
+// deletionQuery reads a user's deletion mark.
+const deletionQuery = "SELECT deleted_at, purge_after FROM users WHERE id = ?"
+
 func deletionOf(ctx context.Context, q querier, userID int64) (accounts.Deletion, error) {
+	return deletionResult(q.QueryRowContext(ctx, deletionQuery, userID), userID)
+}
+
+// deletionResult reads the row of deletionQuery for the user userID.
+func deletionResult(row *sql.Row, userID int64) (accounts.Deletion, error) {
 	var deleted, purge sql.NullInt64
-	err := q.QueryRowContext(ctx, "SELECT deleted_at, purge_after FROM users WHERE id = ?", userID).Scan(&deleted, &purge)
+	err := row.Scan(&deleted, &purge)
 	if errors.Is(err, sql.ErrNoRows) {
 		return accounts.Deletion{}, fmt.Errorf("deletion of user %d: %w", userID, accounts.ErrNotFound)
 	}

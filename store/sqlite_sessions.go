@@ -19,10 +19,19 @@ const orphanAge = time.Minute
 // session_index beside scs's sessions table. A revocation deletes both rows
 // in one transaction; the index row is what a late scs write-back cannot
 // bring back (SECURITY.md K10).
-type SQLiteSessionIndex struct{ db *sql.DB }
+//
+// Its writes go through the store's writer, its reads through the read
+// connections.
+type SQLiteSessionIndex struct {
+	db   *sql.DB   // the writer
+	read *sql.DB   // the readers
+	get  *sql.Stmt // sessionGetQuery, prepared on read
+}
 
 // SessionIndex returns the session index on this database.
-func (s *SQLite) SessionIndex() *SQLiteSessionIndex { return &SQLiteSessionIndex{db: s.db} }
+func (s *SQLite) SessionIndex() *SQLiteSessionIndex {
+	return &SQLiteSessionIndex{db: s.db, read: s.read, get: s.stmts.sessionGet}
+}
 
 // Start adds the row of a newly signed-in session. It also drops the
 // user's rows whose scs session has been gone for a while (expired and
@@ -76,10 +85,13 @@ func (x *SQLiteSessionIndex) Seen(ctx context.Context, hash string, at time.Time
 
 const sessionColumns = "token_hash, public_id, user_id, identity_id, user_agent, ip, created_at, last_seen_at"
 
+// sessionGetQuery reads the index row of a session.
+const sessionGetQuery = "SELECT " + sessionColumns + " FROM session_index WHERE token_hash = ?"
+
 // Get returns the row of a session, or accounts.ErrNotFound when it was
 // never signed in or has been revoked.
 func (x *SQLiteSessionIndex) Get(ctx context.Context, hash string) (accounts.Session, error) {
-	s, err := scanSession(x.db.QueryRowContext(ctx, "SELECT "+sessionColumns+" FROM session_index WHERE token_hash = ?", hash))
+	s, err := scanSession(x.get.QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return accounts.Session{}, accounts.ErrNotFound
 	}
@@ -92,7 +104,7 @@ func (x *SQLiteSessionIndex) Get(ctx context.Context, hash string) (accounts.Ses
 // List returns the user's sessions whose scs session is still stored and
 // unexpired, most recently active first.
 func (x *SQLiteSessionIndex) List(ctx context.Context, userID int64) ([]accounts.Session, error) {
-	rows, err := x.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM session_index AS i
+	rows, err := x.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM session_index AS i
 		WHERE i.user_id = ? AND EXISTS (SELECT 1 FROM sessions AS s WHERE s.token = i.token_hash AND julianday('now') < s.expiry)
 		ORDER BY i.last_seen_at DESC, i.created_at DESC`, userID)
 	if err != nil {

@@ -135,11 +135,50 @@ func TestSQLiteConcurrentOpen(t *testing.T) {
 func TestSQLitePragmas(t *testing.T) {
 	s := openSQLite(t)
 	ctx := t.Context()
-	// Hold several connections at once so the pragmas are checked on more
+	type pragmas struct {
+		mode                      string
+		fk, busy, sync, queryOnly int
+	}
+	read := func(t *testing.T, c *sql.Conn) pragmas {
+		t.Helper()
+		var p pragmas
+		for _, q := range []struct {
+			pragma string
+			dest   any
+		}{
+			{"journal_mode", &p.mode}, {"foreign_keys", &p.fk}, {"busy_timeout", &p.busy},
+			{"synchronous", &p.sync}, {"query_only", &p.queryOnly},
+		} {
+			if err := c.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.dest); err != nil {
+				t.Fatalf("PRAGMA %s: %v", q.pragma, err)
+			}
+		}
+		return p
+	}
+
+	// The writer: one connection, so every write waits its turn in the
+	// pool rather than in SQLite's busy handler.
+	if got := s.DB().Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("writer MaxOpenConnections = %d, want 1", got)
+	}
+	w, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := read(t, w); p.mode != "wal" || p.fk != 1 || p.busy < 5000 || p.sync != 1 || p.queryOnly != 0 {
+		t.Errorf("writer: %+v; want wal, foreign_keys 1, busy_timeout >= 5000, synchronous 1 (NORMAL), query_only 0", p)
+	}
+	w.Close()
+
+	// The readers: hold several at once so the pragmas are checked on more
 	// than the first one the pool opened.
+	rdb := store.ReadDB(s)
+	if got := rdb.Stats().MaxOpenConnections; got < 2 {
+		t.Errorf("readers MaxOpenConnections = %d, want several", got)
+	}
 	var conns []*sql.Conn
 	for range 3 {
-		c, err := s.DB().Conn(ctx)
+		c, err := rdb.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,24 +186,11 @@ func TestSQLitePragmas(t *testing.T) {
 		conns = append(conns, c)
 	}
 	for i, c := range conns {
-		var (
-			mode        string
-			fk, busy    int
-			synchronous int
-		)
-		for _, q := range []struct {
-			pragma string
-			dest   any
-		}{
-			{"journal_mode", &mode}, {"foreign_keys", &fk}, {"busy_timeout", &busy}, {"synchronous", &synchronous},
-		} {
-			if err := c.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.dest); err != nil {
-				t.Fatalf("PRAGMA %s: %v", q.pragma, err)
-			}
+		if p := read(t, c); p.mode != "wal" || p.busy < 5000 || p.queryOnly != 1 {
+			t.Errorf("reader %d: %+v; want wal, busy_timeout >= 5000, query_only 1", i, p)
 		}
-		if mode != "wal" || fk != 1 || busy < 5000 || synchronous != 1 {
-			t.Errorf("conn %d: journal_mode=%s foreign_keys=%d busy_timeout=%d synchronous=%d; want wal, 1, >= 5000, 1 (NORMAL)",
-				i, mode, fk, busy, synchronous)
+		if _, err := c.ExecContext(ctx, "DELETE FROM users"); err == nil {
+			t.Errorf("reader %d: a write succeeded", i)
 		}
 	}
 }

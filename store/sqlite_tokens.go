@@ -122,7 +122,7 @@ func (s *SQLite) EventsBefore(ctx context.Context, userID, beforeID int64, limit
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT e.id, e.user_id, e.kind, e.provider, e.identity_id, e.ip, e.user_agent, e.at
+	rows, err := s.read.QueryContext(ctx, `SELECT e.id, e.user_id, e.kind, e.provider, e.identity_id, e.ip, e.user_agent, e.at
 		FROM events AS e JOIN events AS c ON c.id = ? AND c.user_id = e.user_id
 		WHERE e.user_id = ? AND (e.at < c.at OR (e.at = c.at AND e.id < c.id))
 		ORDER BY e.at DESC, e.id DESC LIMIT ?`, beforeID, userID, limit)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type config struct {
 	BaseURL         string        `env:"LINKPORT_BASE_URL" envDefault:"http://localhost:8080"`
 	DatabaseURL     string        `env:"LINKPORT_DATABASE_URL" envDefault:"./data/linkport.db"`
 	SessionStore    string        `env:"LINKPORT_SESSION_STORE" envDefault:"database"`
+	RedisPrefix     string        `env:"LINKPORT_REDIS_PREFIX" envDefault:"linkport:session:"`
 	TokenKey        string        `env:"LINKPORT_TOKEN_KEY"`
 	TokenOldKeys    []string      `env:"LINKPORT_TOKEN_OLD_KEYS" envSeparator:","`
 	Emulator        string        `env:"LINKPORT_EMULATOR" envDefault:"off"`
@@ -48,6 +50,7 @@ type config struct {
 	baseURL     *url.URL
 	emulatorURL string
 	tokenKeys   *seal.Keyring // nil: provider tokens are not stored
+	redisURL    string        // LINKPORT_SESSION_STORE when it names Redis, else ""
 	oidc        []oidcSetting
 }
 
@@ -151,10 +154,15 @@ func (c *config) validate(vars map[string]string) error {
 	switch {
 	case c.SessionStore == "database":
 	case strings.HasPrefix(c.SessionStore, "redis://"), strings.HasPrefix(c.SessionStore, "rediss://"):
-		// Not quoted: a Redis URL may carry a password.
-		return badSetting("LINKPORT_SESSION_STORE", "Redis is not supported by this build yet; use \"database\" (sessions in the same SQLite or PostgreSQL database)")
+		if err := checkRedisURL(c.SessionStore); err != nil {
+			return err
+		}
+		c.redisURL = c.SessionStore
 	default:
-		return badSetting("LINKPORT_SESSION_STORE", "must be \"database\"")
+		return badSetting("LINKPORT_SESSION_STORE", "must be \"database\" or a Redis URL, redis://[:PASSWORD@]host:port[/db] (rediss:// for TLS)")
+	}
+	if c.RedisPrefix == "" || len(c.RedisPrefix) > 64 || strings.ContainsFunc(c.RedisPrefix, func(r rune) bool { return r <= ' ' || r > '~' || r == '*' || r == '?' || r == '[' }) {
+		return badSetting("LINKPORT_REDIS_PREFIX", "must be 1 to 64 printable ASCII characters without spaces or *?[ (got %q)", c.RedisPrefix)
 	}
 	if c.SessionIdle <= 0 || c.SessionLifetime <= 0 || c.SessionIdle > c.SessionLifetime {
 		return badSetting("LINKPORT_SESSION_IDLE_TIMEOUT", "must be positive and not longer than LINKPORT_SESSION_LIFETIME")
@@ -259,6 +267,33 @@ func (c *config) loadTokenKeys() error {
 	}
 	if c.tokenKeys, err = seal.NewKeyring(current, old...); err != nil {
 		return badSetting("LINKPORT_TOKEN_OLD_KEYS", "%v", err)
+	}
+	return nil
+}
+
+// checkRedisURL validates a Redis URL for LINKPORT_SESSION_STORE. Its
+// errors never quote the URL, which may carry a password.
+func checkRedisURL(raw string) error {
+	const example = "e.g. redis://:PASSWORD@redis.internal:6379/0 (rediss:// for TLS)"
+	u, err := url.Parse(raw)
+	if err != nil {
+		return badSetting("LINKPORT_SESSION_STORE", "not a Redis URL, %s", example)
+	}
+	if u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
+		return badSetting("LINKPORT_SESSION_STORE", "the Redis URL needs a host, %s", example)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return badSetting("LINKPORT_SESSION_STORE", "the Redis URL's port must be 1 to 65535, %s", example)
+		}
+	}
+	if u.Path != "" && u.Path != "/" {
+		if n, err := strconv.Atoi(strings.TrimPrefix(u.Path, "/")); err != nil || n < 0 || strings.HasPrefix(u.Path, "/+") {
+			return badSetting("LINKPORT_SESSION_STORE", "the Redis URL's path must be a database number such as /0, %s", example)
+		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return badSetting("LINKPORT_SESSION_STORE", "the Redis URL takes no ?query or #fragment, %s", example)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,8 +15,8 @@ import (
 )
 
 // database is what LINKPORT_DATABASE_URL names, SQLite or PostgreSQL, with
-// the session store and session index on the same database
-// (LINKPORT_SESSION_STORE=database).
+// the session index on it and the session store on it too
+// (LINKPORT_SESSION_STORE=database) or in Redis.
 type database struct {
 	accounts.Store
 	db          *sql.DB
@@ -24,6 +25,7 @@ type database struct {
 	keepsTokens bool
 	ping        func(context.Context) error
 	close       func() error
+	redis       *redisSessions // nil unless LINKPORT_SESSION_STORE is a Redis URL
 }
 
 // isPostgresURL reports whether a LINKPORT_DATABASE_URL names PostgreSQL
@@ -33,8 +35,25 @@ func isPostgresURL(s string) bool {
 }
 
 // openDatabase opens and migrates the configured database. Its errors
-// never quote a password from the URL.
+// never quote a password from the URL. With LINKPORT_SESSION_STORE=redis://
+// the session data lives in Redis and the session index stays in the
+// database, so a revocation holds on every instance (B-04c, E-12b).
 func openDatabase(ctx context.Context, cfg config) (*database, error) {
+	d, err := openStore(ctx, cfg)
+	if err != nil || cfg.redisURL == "" {
+		return d, err
+	}
+	rs := newRedisSessions(cfg.redisURL, cfg.RedisPrefix)
+	closeDB := d.close
+	d.sessions = rs
+	d.index = redisIndex{SessionIndex: d.index, sessions: rs}
+	d.redis = rs
+	d.close = func() error { return errors.Join(rs.Close(), closeDB()) }
+	return d, nil
+}
+
+// openStore opens the database with its own session store.
+func openStore(ctx context.Context, cfg config) (*database, error) {
 	opts := []store.Option{store.WithTokenKeys(cfg.tokenKeys)}
 	if isPostgresURL(cfg.DatabaseURL) {
 		p, err := store.OpenPostgres(ctx, cfg.DatabaseURL, opts...)
@@ -55,7 +74,7 @@ func openDatabase(ctx context.Context, cfg config) (*database, error) {
 // DB is the database/sql handle the provider emulator keeps its tables in.
 func (d *database) DB() *sql.DB { return d.db }
 
-// SessionStore is the scs store on the same database.
+// SessionStore is the scs store: the database's, or Redis's.
 func (d *database) SessionStore() scs.Store { return d.sessions }
 
 // SessionIndex is the session index on the same database.
@@ -66,6 +85,15 @@ func (d *database) KeepsTokens() bool { return d.keepsTokens }
 
 // Ping reports whether the database answers; /readyz calls it.
 func (d *database) Ping(ctx context.Context) error { return d.ping(ctx) }
+
+// PingSessions reports whether a separate session store (Redis) answers;
+// nil when the sessions are in the database.
+func (d *database) PingSessions(ctx context.Context) error {
+	if d.redis == nil {
+		return nil
+	}
+	return d.redis.Ping(ctx)
+}
 
 // Close closes the database and stops the session cleanup.
 func (d *database) Close() error { return d.close() }

@@ -54,6 +54,15 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	if cfg.redisURL != "" {
+		pctx, cancel := context.WithTimeout(ctx, redisDialTimeout+redisIOTimeout)
+		if err := db.PingSessions(pctx); err != nil {
+			// Not fatal: the instance serves, with /readyz at 503, until
+			// Redis answers (E-08a).
+			log.Warn("the Redis session store does not answer yet; /readyz answers 503 until it does", "err", err)
+		}
+		cancel()
+	}
 
 	reg, emu, err := buildProviders(ctx, cfg, db.DB())
 	if err != nil {
