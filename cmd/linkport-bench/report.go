@@ -129,7 +129,7 @@ func printReport(w io.Writer, o options, cols []*column, m machine) {
 			raw, wire, _ := wt.total()
 			how := fmt.Sprintf("gzip as sent; %s raw", kb(raw))
 			if !wt.serverCompresses() {
-				how = fmt.Sprintf("if gzipped; the server sends %s uncompressed", kb(wire))
+				how = fmt.Sprintf("if every file were gzipped; %s as sent", kb(wire))
 			}
 			return fmt.Sprintf("%s (%s; %d files) %s", kb(wt.compressed()), how, len(wt.files), verdict(wt.compressed() < targetCompressedKB))
 		})
