@@ -35,30 +35,53 @@ type MergeResult struct {
 // another merge): whatever was offered on its strength is void.
 var ErrProofGone = errors.New("the sign-in that proved the other account no longer holds")
 
-// HolderOf returns the user that holds the provider identity (proof.Provider,
-// proof.Subject), or ErrProofGone.
-func (s *Service) HolderOf(ctx context.Context, proof Profile) (int64, error) {
-	id, err := s.store.IdentityBySubject(ctx, proof.Provider, proof.Subject)
+// holderReader is what otherHolder reads; both Store and Tx have it.
+type holderReader interface {
+	IdentityBySubject(ctx context.Context, provider, subject string) (Identity, error)
+	DeletionOf(ctx context.Context, userID int64) (Deletion, error)
+}
+
+// otherHolder is the one rule for acting on a link conflict: the identity
+// proof must still be held by a live account other than userID. It returns
+// that account, or ErrProofGone (nobody holds it), ErrSameAccount (userID
+// does) or ErrAccountDeleted (the holder is scheduled for deletion: its
+// identities are neither merged nor switched to).
+func otherHolder(ctx context.Context, r holderReader, userID int64, proof Profile) (int64, error) {
+	id, err := r.IdentityBySubject(ctx, proof.Provider, proof.Subject)
 	if errors.Is(err, ErrNotFound) {
 		return 0, ErrProofGone
 	}
 	if err != nil {
 		return 0, err
 	}
+	if id.UserID == userID {
+		return 0, ErrSameAccount
+	}
+	d, err := r.DeletionOf(ctx, id.UserID)
+	if err != nil {
+		return 0, err
+	}
+	if d.Pending() {
+		return 0, ErrAccountDeleted
+	}
 	return id.UserID, nil
+}
+
+// OtherHolder returns the live account, other than userID, that holds the
+// provider identity proof; see otherHolder for the errors. Merge and
+// SwitchTo check again inside their transactions.
+func (s *Service) OtherHolder(ctx context.Context, userID int64, proof Profile) (int64, error) {
+	return otherHolder(ctx, s.store, userID, proof)
 }
 
 // MergePreview reports what Merge(intoUserID, proof) would do, without
 // changing anything: the account to merge is the one that holds the
-// identity proof. Like Merge it returns ErrProofGone, ErrSameAccount, or
+// identity proof. Like Merge it returns the errors of OtherHolder, or
 // ErrNotFound when intoUserID is missing.
 func (s *Service) MergePreview(ctx context.Context, intoUserID int64, proof Profile) (MergePreview, error) {
-	fromUserID, err := s.HolderOf(ctx, proof)
+	fromUserID, err := s.OtherHolder(ctx, intoUserID, proof)
 	if err != nil {
 		return MergePreview{}, fmt.Errorf("merge preview: %w", err)
-	}
-	if intoUserID == fromUserID {
-		return MergePreview{}, fmt.Errorf("merge preview: %w", ErrSameAccount)
 	}
 	var p MergePreview
 	if p.Into, err = s.store.User(ctx, intoUserID); err != nil {
@@ -99,19 +122,9 @@ func (s *Service) Merge(ctx context.Context, intoUserID int64, proof Profile, m 
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		now := s.now().UTC().Round(0)
 		res = MergeResult{}
-		holder := func() (int64, error) {
-			id, err := tx.IdentityBySubject(ctx, proof.Provider, proof.Subject)
-			if errors.Is(err, ErrNotFound) {
-				return 0, ErrProofGone
-			}
-			return id.UserID, err
-		}
-		fromUserID, err := holder()
+		fromUserID, err := otherHolder(ctx, tx, intoUserID, proof)
 		if err != nil {
 			return err
-		}
-		if fromUserID == intoUserID {
-			return ErrSameAccount
 		}
 		// Ascending order, so that two merges of the same pair in opposite
 		// directions cannot deadlock on a database with row locks; then
@@ -122,7 +135,7 @@ func (s *Service) Merge(ctx context.Context, intoUserID int64, proof Profile, m 
 		if err := tx.LockUser(ctx, max(intoUserID, fromUserID)); err != nil {
 			return err
 		}
-		if again, err := holder(); err != nil || again != fromUserID {
+		if again, err := otherHolder(ctx, tx, intoUserID, proof); err != nil || again != fromUserID {
 			return errors.Join(ErrProofGone, err)
 		}
 		moved, err := tx.IdentitiesOf(ctx, fromUserID)

@@ -185,3 +185,27 @@ func TestMergeProofRemoved(t *testing.T) {
 		t.Errorf("SwitchTo a held identity: user %d, %v; want %d", res.User.ID, err, other.User.ID)
 	}
 }
+
+// An account scheduled for deletion is neither merged nor previewed: the
+// rule sits in OtherHolder and Merge applies it inside its transaction.
+func TestMergeRefusesDeletedHolder(t *testing.T) {
+	svc, s, _ := newService(t)
+	me := mustSignIn(t, svc, bob)
+	other := mustSignIn(t, svc, ada)
+	if _, err := svc.Delete(t.Context(), other.User.ID, linkMeta); err != nil {
+		t.Fatal(err)
+	}
+	before := rowCounts(t, s)
+	if _, err := svc.OtherHolder(t.Context(), me.User.ID, ada); !errors.Is(err, accounts.ErrAccountDeleted) {
+		t.Errorf("OtherHolder of a deleted account: %v, want ErrAccountDeleted", err)
+	}
+	if _, err := svc.MergePreview(t.Context(), me.User.ID, ada); !errors.Is(err, accounts.ErrAccountDeleted) {
+		t.Errorf("MergePreview of a deleted account: %v, want ErrAccountDeleted", err)
+	}
+	if _, err := svc.Merge(t.Context(), me.User.ID, ada, linkMeta); !errors.Is(err, accounts.ErrAccountDeleted) {
+		t.Errorf("Merge of a deleted account: %v, want ErrAccountDeleted", err)
+	}
+	if got := rowCounts(t, s); got != before {
+		t.Errorf("rows after refused merge: %s, want %s", got, before)
+	}
+}

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"cmp"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -64,26 +63,18 @@ func (a *App) pending(c *gin.Context, kind, id string, take bool) (pendingLink, 
 }
 
 // conflict finds a live conflict of the signed-in user, as pending does,
-// and checks that another account still holds the provider account: the
-// conflict is the proof that this person controls that account, and the
-// proof is void once the identity was removed from it or moved (LINKING.md
-// P7). Merge and SwitchTo check again inside their transactions. On
-// failure it renders the page and reports false.
+// and asks accounts whether it can still be acted on (OtherHolder: the
+// proof must still be held by another live account — LINKING.md P7); Merge
+// and SwitchTo check again inside their transactions. On failure it
+// renders the page and reports false.
 func (a *App) conflict(c *gin.Context, id string, take bool) (pendingLink, bool) {
 	p, ok := a.pending(c, pendingKindConflict, id, take)
 	if !ok {
 		a.renderProblem(c, problemLinkExpired)
 		return pendingLink{}, false
 	}
-	holder, err := a.accounts.HolderOf(c.Request.Context(), p.Profile)
-	if err != nil || holder == p.UserID {
-		a.failPage(c, errors.Join(accounts.ErrProofGone, err))
-		return pendingLink{}, false
-	}
-	// An account scheduled for deletion is neither merged nor switched to:
-	// its identity is simply taken.
-	if d, err := a.accounts.DeletionOf(c.Request.Context(), holder); err != nil || d.Pending() {
-		a.failPage(c, cmp.Or(err, accounts.ErrAccountDeleted))
+	if _, err := a.accounts.OtherHolder(c.Request.Context(), p.UserID, p.Profile); err != nil {
+		a.failPage(c, err)
 		return pendingLink{}, false
 	}
 	return p, true
