@@ -33,14 +33,7 @@ func pgDeletionOf(ctx context.Context, q pgQuerier, userID int64) (accounts.Dele
 	if err != nil {
 		return accounts.Deletion{}, fmt.Errorf("deletion of user %d: %w", userID, err)
 	}
-	var d accounts.Deletion
-	if deleted.Valid {
-		d.RequestedAt = fromNanos(deleted.Int64)
-	}
-	if purge.Valid {
-		d.PurgeAfter = fromNanos(purge.Int64)
-	}
-	return d, nil
+	return deletionFrom(deleted, purge), nil
 }
 
 // SetDeletion marks the user deleted with d, or clears the mark when d is

@@ -39,6 +39,11 @@ func deletionResult(row *sql.Row, userID int64) (accounts.Deletion, error) {
 	if err != nil {
 		return accounts.Deletion{}, fmt.Errorf("deletion of user %d: %w", userID, err)
 	}
+	return deletionFrom(deleted, purge), nil
+}
+
+// deletionFrom is the deletion mark of a users row (both engines).
+func deletionFrom(deleted, purge sql.NullInt64) accounts.Deletion {
 	var d accounts.Deletion
 	if deleted.Valid {
 		d.RequestedAt = fromNanos(deleted.Int64)
@@ -46,7 +51,7 @@ func deletionResult(row *sql.Row, userID int64) (accounts.Deletion, error) {
 	if purge.Valid {
 		d.PurgeAfter = fromNanos(purge.Int64)
 	}
-	return d, nil
+	return d
 }
 
 // SetDeletion marks the user deleted with d, or clears the mark when d is
@@ -54,17 +59,7 @@ func deletionResult(row *sql.Row, userID int64) (accounts.Deletion, error) {
 func (t sqliteTx) SetDeletion(ctx context.Context, userID int64, d accounts.Deletion) error {
 	res, err := t.tx.ExecContext(ctx, "UPDATE users SET deleted_at = ?, purge_after = ? WHERE id = ?",
 		nullNanos(d.RequestedAt), nullNanos(d.PurgeAfter), userID)
-	if err != nil {
-		return fmt.Errorf("set deletion of user %d: %w", userID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("set deletion of user %d: %w", userID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("set deletion of user %d: %w", userID, accounts.ErrNotFound)
-	}
-	return nil
+	return oneRow(res, err, "set deletion of user %d", userID)
 }
 
 // EraseTokens forgets every provider token stored for the user's
