@@ -122,12 +122,7 @@ func (s *SQLite) SessionUser(ctx context.Context, userID int64) (accounts.User, 
 			u.PrimaryEmail = email.String
 			u.NameIdentityID, u.AvatarIdentityID = nameSrc.Int64, avatarSrc.Int64
 			u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
-			if deleted.Valid {
-				d.RequestedAt = fromNanos(deleted.Int64)
-			}
-			if purge.Valid {
-				d.PurgeAfter = fromNanos(purge.Int64)
-			}
+			d = deletionFrom(deleted, purge)
 		}
 		if !iID.Valid {
 			continue // the user has no identity
