@@ -4,10 +4,11 @@
 GO        ?= go
 EMULATOR  ?= on
 HTMX      ?= 2.0.11
+AXE       ?= 4.14.1
 PKGS      := ./...
 BENCH_FLAGS ?=
 
-.PHONY: run build test lint unit generate check-generate fmt-check bench bench-go vendor-htmx clean
+.PHONY: run build test lint unit generate check-generate fmt-check bench bench-go vendor-htmx vendor-axe clean
 
 ## run: the portal on http://localhost:8080 (SQLite under ./data, emulator on; EMULATOR=off for real providers from .env)
 run:
@@ -53,6 +54,12 @@ vendor-htmx:
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack htmx.org@$(HTMX) >/dev/null && tar xzf htmx.org-$(HTMX).tgz && \
 	cp package/dist/htmx.min.js $(CURDIR)/static/htmx.min.js && cp package/LICENSE $(CURDIR)/static/htmx.LICENSE && rm -rf $$tmp
 	@echo "htmx.min.js  htmx.org@$(HTMX) (npm), dist/htmx.min.js, unmodified; refresh with \`make vendor-htmx\`" > static/VERSIONS
+
+## vendor-axe: refresh e2e/testdata/axe.min.js (accessibility checks in browser tests only) from the axe-core npm package
+vendor-axe:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@$(AXE) >/dev/null && tar xzf axe-core-$(AXE).tgz && \
+	cp package/axe.min.js $(CURDIR)/e2e/testdata/axe.min.js && cp package/LICENSE $(CURDIR)/e2e/testdata/axe.LICENSE && rm -rf $$tmp
+	@echo "axe.min.js  axe-core@$(AXE) (npm), axe.min.js, unmodified; used only by the browser tests in e2e/; refresh with \`make vendor-axe\`" > e2e/testdata/VERSIONS
 
 clean:
 	rm -rf bin
