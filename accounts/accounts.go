@@ -136,7 +136,9 @@ type Store interface {
 	DeletionStore
 	// InTx runs fn in one write transaction. It commits when fn returns nil
 	// and rolls back when fn returns an error or panics (the panic is then
-	// re-raised).
+	// re-raised). A store may run fn again after the database aborted the
+	// transaction (a deadlock), so fn works only through tx and sets its
+	// results afresh on each run.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 	// User returns the user with the given id, or ErrNotFound.
 	User(ctx context.Context, id int64) (User, error)

@@ -54,6 +54,14 @@ type browser struct {
 // tab is watched from its first event on. It closes at cleanup.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
+	return newBrowserWithin(t, journeyTimeout)
+}
+
+// newBrowserWithin is newBrowser with another deadline than
+// journeyTimeout, for a test that drives one browser through every
+// screen (the accessibility sweep).
+func newBrowserWithin(t *testing.T, timeout time.Duration) *browser {
+	t.Helper()
 	path := chromiumPath(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -71,7 +79,7 @@ func newBrowser(t *testing.T) *browser {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	w := &pageWatcher{}
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(w.handle))
-	ctx, cancelRun := context.WithTimeout(tabCtx, journeyTimeout)
+	ctx, cancelRun := context.WithTimeout(tabCtx, timeout)
 	t.Cleanup(func() {
 		cancelRun()
 		cancelTab()

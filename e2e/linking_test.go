@@ -245,7 +245,7 @@ func TestConflictAndMerge(t *testing.T) {
 	if len(keeping) != 1 || keeping[0].Provider != "facebook" || !strings.Contains(keeping[0].Text, graceFacebook.email) {
 		t.Errorf("merge preview keeps %+v, want B's Facebook account %s", keeping, graceFacebook.email)
 	}
-	if ev := run(t, b, chromedp.Text(chromedp.CSS(`[data-testid="merge-events"]`))); !strings.Contains(ev, "event(s)") {
+	if ev := run(t, b, chromedp.Text(chromedp.CSS(`[data-testid="merge-events"]`))); !strings.Contains(ev, " of its security history move") {
 		t.Errorf("merge preview events line = %q", ev)
 	}
 	screenshot(t, b, art, "2-merge-preview")

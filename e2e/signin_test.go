@@ -53,6 +53,7 @@ func TestSignInJourney(t *testing.T) {
 		{"google", "Google", "Ada Lovelace", "ada@example.com"},
 		{"facebook", "Facebook", "Grace Hopper", "grace@example.org"},
 		{"x", "X", "Alan Turing", "alan@example.net"},
+		{"kakao", "Kakao", "Katherine Johnson", "katherine@example.kr"},
 	} {
 		t.Run(tc.provider, func(t *testing.T) {
 			t.Parallel()
@@ -61,13 +62,16 @@ func TestSignInJourney(t *testing.T) {
 			art := artifactDir(t)
 			t.Cleanup(func() { checkPageHealth(t, b, srv.URL) })
 
-			// The login page: three labelled provider buttons, htmx loaded.
+			// The login page: six labelled provider buttons, htmx loaded.
 			open(t, b, srv.URL+"/", "/")
 			buttons := run(t, b, chromedp.Evaluate[[]providerButton](readButtons))
 			want := []providerButton{
 				{"google", "Continue with Google"},
 				{"facebook", "Continue with Facebook"},
-				{"x", "Continue with X (Twitter)"},
+				{"x", "Continue with X"},      // X's own wording, not the label
+				{"kakao", "Login with Kakao"}, // each brand's own wording
+				{"naver", "Log in with NAVER"},
+				{"github", "Sign in with GitHub"},
 			}
 			if diff := cmp.Diff(want, buttons); diff != "" {
 				t.Fatalf("login page buttons (-want +got):\n%s", diff)
@@ -106,8 +110,8 @@ func TestSignInJourney(t *testing.T) {
 			// Sign out: back on the login page, signed out.
 			clickTo(t, b, chromedp.CSS(`[data-testid="logout"]`), "/login")
 			do(t, b, chromedp.WaitVisible(providerButtonSel(tc.provider)))
-			if n := len(run(t, b, chromedp.Evaluate[[]providerButton](readButtons))); n != 3 {
-				t.Errorf("after sign-out the login page shows %d provider buttons, want 3", n)
+			if n := len(run(t, b, chromedp.Evaluate[[]providerButton](readButtons))); n != len(want) {
+				t.Errorf("after sign-out the login page shows %d provider buttons, want %d", n, len(want))
 			}
 			if run(t, b, chromedp.Evaluate[bool](`document.querySelector('[data-testid="logout"]') !== null`)) {
 				t.Error("after sign-out the page still offers to sign out")
@@ -273,11 +277,19 @@ func sessionCookie(t *testing.T, b *browser, base string) *network.Cookie {
 	}
 	var found *network.Cookie
 	for _, c := range res.Cookies {
-		if c.Name != "linkport" {
+		switch c.Name {
+		case "linkport":
+			found = c
+		case "tz":
+			// static/prefs.js tells the server the browser's time zone.
+			if c.Value == "" || c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || c.Path != "/" {
+				t.Errorf("tz cookie %+v, want the browser's zone, readable by script, SameSite=Lax, Path=/", c)
+			}
+		case "lang":
+			// The language switcher's choice; not used on these pages.
+		default:
 			t.Errorf("unexpected cookie %q for %s", c.Name, base)
-			continue
 		}
-		found = c
 	}
 	return found
 }

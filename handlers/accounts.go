@@ -1,18 +1,19 @@
 package handlers
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/views"
+	"github.com/linkport/linkport/views/locale"
 )
 
 const (
@@ -67,7 +68,8 @@ func (a *App) accountsPage(c *gin.Context) {
 	user := currentUser(c)
 	page := views.AccountsPage{DisplayName: user.DisplayName, AvatarURL: user.AvatarURL, Connected: sec}
 	for _, p := range a.providers.All() {
-		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name())})
+		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name()),
+			Unavailable: a.health.unavailable(p.Name())})
 	}
 	activity, err := a.activity(c)
 	if err != nil {
@@ -75,14 +77,21 @@ func (a *App) accountsPage(c *gin.Context) {
 		return
 	}
 	page.Activity = activity
-	a.render(c, http.StatusOK, views.Accounts(a.layout(c, "Connected accounts"), page))
+	a.render(c, http.StatusOK, views.Accounts(a.layout(c, "accounts.title"), page))
 }
 
 // connectedSection builds the part of the page that htmx swaps after a
-// change: the notice, the list, the profile choices. It reads the
-// identities afresh: a change has just been made.
+// change: the notice, the list, the profile choices, and the header. It
+// reads the user and the identities afresh: a change has just been made,
+// and may have moved the display name or picture to another account.
 func (a *App) connectedSection(c *gin.Context, notice string, isError bool) (views.ConnectedSection, error) {
-	ids, err := a.accounts.Identities(c.Request.Context(), currentUser(c).ID)
+	ctx := c.Request.Context()
+	u, err := a.accounts.User(ctx, currentUser(c).ID)
+	if err != nil {
+		return views.ConnectedSection{}, err
+	}
+	c.Set(ctxUser, u)
+	ids, err := a.accounts.Identities(ctx, u.ID)
 	if err != nil {
 		return views.ConnectedSection{}, err
 	}
@@ -94,7 +103,8 @@ func (a *App) connectedSectionOf(c *gin.Context, notice string, isError bool, id
 	ctx := c.Request.Context()
 	user := currentUser(c)
 	sec := views.ConnectedSection{Notice: notice, NoticeIsError: isError,
-		NameSource: user.NameIdentityID, AvatarSource: user.AvatarIdentityID}
+		NameSource: user.NameIdentityID, AvatarSource: user.AvatarIdentityID,
+		DisplayName: user.DisplayName, AvatarURL: user.AvatarURL}
 	current := a.sessions.GetInt64(ctx, keyIdentityID)
 	for _, id := range ids {
 		sec.Identities = append(sec.Identities, a.identityView(id, current))
@@ -113,10 +123,8 @@ func (a *App) identityView(id accounts.Identity, current int64) views.IdentityVi
 		Email:         id.Email,
 		EmailVerified: id.EmailVerified,
 		AvatarURL:     id.AvatarURL,
-		LinkedAt:      formatTime(id.CreatedAt),
-		LinkedAtISO:   id.CreatedAt.UTC().Format(time.RFC3339),
-		LastUsedAt:    formatTime(id.LastUsedAt),
-		LastUsedISO:   id.LastUsedAt.UTC().Format(time.RFC3339),
+		LinkedAt:      id.CreatedAt,
+		LastUsedAt:    id.LastUsedAt,
 		Current:       id.ID == current,
 	}
 }
@@ -138,8 +146,6 @@ func (a *App) label(provider string) string {
 	return provider
 }
 
-func formatTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
-
 // unlinkIdentity answers POST /accounts/identities/{id}/unlink. Without
 // confirm=yes it shows a confirmation page naming the account (so the plain
 // form is safe with JavaScript off); htmx sends confirm=yes after its own
@@ -160,7 +166,7 @@ func (a *App) unlinkIdentity(c *gin.Context) {
 		}
 		for _, idn := range ids {
 			if idn.ID == id {
-				a.render(c, http.StatusOK, views.UnlinkConfirm(a.layout(c, "Remove this account?"), a.identityView(idn, 0), len(ids) == 1))
+				a.render(c, http.StatusOK, views.UnlinkConfirm(a.layout(c, "unlink.title"), a.identityView(idn, 0), len(ids) == 1))
 				return
 			}
 		}
@@ -200,14 +206,18 @@ func (a *App) unlinkIdentity(c *gin.Context) {
 		a.failPage(c, err)
 		return
 	}
-	notice := "Removed your " + a.label(res.Removed.Provider) + " account " + a.identityView(res.Removed, 0).Label() + "."
+	notice := []string{locale.Td(ctx, "notice.removed", a.accountData(res.Removed))}
 	if revoked > 0 {
-		notice += fmt.Sprintf(" Signed out %d session(s) started with it.", revoked)
+		notice = append(notice, locale.Tn(ctx, "notice.removed_sessions", revoked, nil))
 	}
 	for _, f := range res.Fallbacks {
-		notice += " Your " + fieldName(f.Field) + " now comes from your " + a.label(f.To.Provider) + " account " + a.identityView(f.To, 0).Label() + "."
+		key := "notice.name_from"
+		if f.Field == accounts.FieldAvatar {
+			key = "notice.avatar_from"
+		}
+		notice = append(notice, locale.Td(ctx, key, a.accountData(f.To)))
 	}
-	a.changed(c, notice)
+	a.changed(c, strings.Join(notice, " "))
 }
 
 // setProfileSources answers POST /accounts/profile: which connected account
@@ -239,7 +249,7 @@ func (a *App) setProfileSources(c *gin.Context) {
 		changed = true
 	}
 	if !changed {
-		a.changed(c, "Nothing to change.")
+		a.changed(c, locale.T(ctx, "notice.nothing_to_change"))
 		return
 	}
 	// Reload: the section shows the new sources.
@@ -249,7 +259,7 @@ func (a *App) setProfileSources(c *gin.Context) {
 		return
 	}
 	c.Set(ctxUser, u)
-	a.changed(c, "Saved. Your profile now shows "+u.DisplayName+".")
+	a.changed(c, locale.Td(ctx, "notice.profile_saved", locale.Data{"Name": u.DisplayName}))
 }
 
 // changed ends a successful change: htmx gets the updated section; a plain
@@ -267,7 +277,7 @@ func (a *App) changed(c *gin.Context, notice string) {
 // a plain form gets the error page.
 func (a *App) changeFailed(c *gin.Context, p problem) {
 	if isHTMX(c) {
-		a.renderSection(c, p.status, p.message, true)
+		a.renderSection(c, p.status, p.text(c.Request.Context()), true)
 		return
 	}
 	a.renderProblem(c, p)
@@ -296,51 +306,24 @@ func (a *App) activity(c *gin.Context) ([]views.EventView, error) {
 	out := make([]views.EventView, 0, len(events))
 	for _, e := range events {
 		out = append(out, views.EventView{
-			What: eventText(e.Kind), Provider: a.label(e.Provider), IP: e.IP,
-			At: formatTime(e.At), AtISO: e.At.UTC().Format(time.RFC3339),
+			What: eventText(c.Request.Context(), e.Kind), Provider: a.label(e.Provider), IP: e.IP, At: e.At,
 		})
 	}
 	return out, nil
 }
 
-func fieldName(f accounts.ProfileField) string {
-	if f == accounts.FieldAvatar {
-		return "avatar"
-	}
-	return "display name"
+// accountData names a connected account for a message: its provider
+// and who it is.
+func (a *App) accountData(id accounts.Identity) locale.Data {
+	return locale.Data{"Provider": a.label(id.Provider), "Account": a.identityView(id, 0).Label()}
 }
 
-func mergedNotice(identities, events int) string {
-	return fmt.Sprintf("Merged: %d connected account(s) and %d timeline event(s) moved into this account. The other account is deleted and its sessions are signed out.", identities, events)
-}
-
-// eventText says what a timeline event means.
-func eventText(kind string) string {
-	switch kind {
-	case accounts.EventSignedUp:
-		return "Account created"
-	case accounts.EventSignedIn:
-		return "Signed in"
-	case accounts.EventLinked:
-		return "Account connected"
-	case accounts.EventUnlinked:
-		return "Account removed"
-	case accounts.EventMerged:
-		return "Accounts merged"
-	case accounts.EventLinkRefused:
-		return "Connection refused: held by another Linkport account"
-	case accounts.EventProfileChanged:
-		return "Profile changed"
-	case accounts.EventSessionRevoked:
-		return "Signed out other sessions"
-	case accounts.EventSteppedUp:
-		return "Confirmed it's you"
-	case accounts.EventDeletionRequested:
-		return "Account deletion requested"
-	case accounts.EventRestored:
-		return "Account restored"
-	}
-	return kind
+// mergedNotice says what a merge moved, in the person's language.
+func mergedNotice(ctx context.Context, identities, events int) string {
+	return locale.Td(ctx, "notice.merged", locale.Data{
+		"Accounts": locale.Tn(ctx, "count.connected_accounts", identities, nil),
+		"Events":   locale.Tn(ctx, "count.timeline_events", events, nil),
+	})
 }
 
 // failPage renders the page for an error from accounts or providers.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/providers"
+	"github.com/linkport/linkport/views/locale"
 )
 
 // Config is everything the HTTP layer needs; cmd/linkport builds it.
@@ -83,6 +85,9 @@ type App struct {
 	limits    limiters
 	held      heldTokens // tokens of links waiting for confirmation
 	metrics   *metrics
+	locale    *locale.Catalog // the message catalogs, loaded once
+	health    *providerHealth // which providers to mark temporarily unavailable (E-01c)
+	pages     sync.Pool       // *bytes.Buffer to render pages into (render.go)
 	// draining is set once shutdown has begun: /readyz then answers 503
 	// so load balancers stop sending new requests (E-14a).
 	draining atomic.Bool
@@ -119,6 +124,10 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	cat, err := locale.New()
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics()
 	// The session manager is the caller's, but its store is timed here, so
 	// that whichever store cmd wires (SQLite, PostgreSQL, Redis) is
@@ -137,9 +146,15 @@ func New(cfg Config) (*App, error) {
 		assets:    as,
 		now:       cfg.Now,
 		secure:    cfg.BaseURL.Scheme == "https",
-		limits:    newLimiters(cfg.RateLimits),
+		limits:    newLimiters(cfg.RateLimits, cfg.Logger),
 		metrics:   m,
+		locale:    cat,
 	}
+	var names []string
+	for _, p := range cfg.Providers.All() {
+		names = append(names, p.Name())
+	}
+	a.health = newProviderHealth(names, cfg.Now, cfg.Logger, m.reg)
 	return a, nil
 }
 
@@ -158,7 +173,7 @@ func (a *App) Drain() { a.draining.Store(true) }
 func NewSessionManager(store scs.Store, baseURL *url.URL, lifetime time.Duration) *scs.SessionManager {
 	sm := scs.New()
 	sm.Store = store
-	sm.Codec = safeCodec{}
+	sm.Codec = newSessionCodec()
 	sm.IdleTimeout = 0
 	sm.Lifetime = lifetime
 	sm.HashTokenInStore = true

@@ -44,6 +44,7 @@ func (a *App) beginFlow(c *gin.Context, intent string, userID int64, returnTo st
 	state := randomToken()
 	sess, err := p.BeginAuth(state)
 	if err != nil {
+		a.health.observe(p.Name(), err) // only failures: a start that worked may not have reached the provider
 		a.log.WarnContext(c.Request.Context(), "begin sign-in failed", "provider", p.Name(), "err", err)
 		a.renderProblem(c, problemFor(err))
 		return
@@ -163,6 +164,9 @@ func (a *App) finishCallback(c *gin.Context) (string, *callbackError) {
 		return "", fail(problemInvalidState, "missing or repeated code", nil)
 	}
 	user, err := a.exchange(ctx, p, flow.Session, code)
+	// Only here did the provider itself answer: the ?error= above is
+	// whatever the browser was sent back with (E-01c).
+	a.health.observe(p.Name(), err)
 	if err != nil {
 		return "", fail(problemFor(err), "provider exchange failed", err)
 	}
@@ -291,5 +295,5 @@ func (a *App) logout(c *gin.Context) {
 	}
 	a.audit(c, "logout", outcomeOK, uid, "")
 	c.Header("Clear-Site-Data", `"cache", "cookies", "storage"`)
-	c.Redirect(http.StatusSeeOther, "/login?signed_out=1")
+	c.Redirect(http.StatusSeeOther, a.keepPreferences(c, "/login?signed_out=1"))
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/views"
+	"github.com/linkport/linkport/views/locale"
 )
 
 // pendingRestore is a sign-in that came back with an identity of an
@@ -51,12 +51,12 @@ func (a *App) renderDelete(c *gin.Context, status int, problem string) {
 	}
 	page := views.DeletePage{
 		DisplayName: user.DisplayName, Events: len(events), Sessions: len(sessions),
-		Grace: graceText(a.accounts.DeletionGrace()), Problem: problem,
+		Grace: graceText(ctx, a.accounts.DeletionGrace()), Problem: problem,
 	}
 	for _, id := range ids {
 		page.Identities = append(page.Identities, a.identityView(id, 0))
 	}
-	a.render(c, status, views.Delete(a.layout(c, "Delete your account"), page))
+	a.render(c, status, views.Delete(a.layout(c, "delete.title"), page))
 }
 
 // deleteAccount answers POST /accounts/delete (after a step-up): the
@@ -66,7 +66,7 @@ func (a *App) deleteAccount(c *gin.Context) {
 	ctx := c.Request.Context()
 	user := currentUser(c)
 	if c.PostForm("confirm") != "yes" {
-		a.renderDelete(c, http.StatusUnprocessableEntity, "Tick the box to confirm that you want to delete your account.")
+		a.renderDelete(c, http.StatusUnprocessableEntity, locale.T(ctx, "delete.tick"))
 		return
 	}
 	d, err := a.accounts.Delete(ctx, user.ID, a.meta(c))
@@ -85,17 +85,17 @@ func (a *App) deleteAccount(c *gin.Context) {
 	}
 	a.log.InfoContext(ctx, "account deleted", "user_id", user.ID, "purge_after", d.PurgeAfter)
 	c.Header("Clear-Site-Data", `"cache", "cookies", "storage"`)
-	seeOther(c, "/deleted?until="+d.PurgeAfter.UTC().Format(time.DateOnly))
+	seeOther(c, a.keepPreferences(c, "/deleted?until="+d.PurgeAfter.UTC().Format(time.DateOnly)))
 }
 
 // deletedPage answers GET /deleted: the goodbye page after a deletion.
 func (a *App) deletedPage(c *gin.Context) {
-	page := views.DeletedPage{Grace: graceText(a.accounts.DeletionGrace())}
+	page := views.DeletedPage{Grace: graceText(c.Request.Context(), a.accounts.DeletionGrace())}
 	// Only a well-formed date is shown, so the page reflects nothing else.
 	if t, err := time.Parse(time.DateOnly, c.Query("until")); err == nil {
-		page.Until = t.Format("2 January 2006")
+		page.Until = t
 	}
-	a.render(c, http.StatusOK, views.Deleted(a.layout(c, "Account deleted"), page))
+	a.render(c, http.StatusOK, views.Deleted(a.layout(c, "deleted.title"), page))
 }
 
 // offerRestore keeps a sign-in with an identity of a deleted account and
@@ -122,8 +122,8 @@ func (a *App) restorePage(c *gin.Context) {
 		a.renderProblem(c, problemRestoreExpired)
 		return
 	}
-	a.render(c, http.StatusOK, views.Restore(a.layout(c, "Restore your account?"), views.RestorePage{
-		ID: r.ID, Account: a.profileView(r.Profile), Until: formatTime(time.Unix(r.PurgeAfter, 0)),
+	a.render(c, http.StatusOK, views.Restore(a.layout(c, "restore.title"), views.RestorePage{
+		ID: r.ID, Account: a.profileView(r.Profile), Until: time.Unix(r.PurgeAfter, 0),
 	}))
 }
 
@@ -153,20 +153,8 @@ func (a *App) restoreAccount(c *gin.Context) {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
-	a.flash(ctx, "Welcome back: your Linkport account is restored and will not be deleted.")
+	a.flash(ctx, locale.T(ctx, "notice.restored"))
 	seeOther(c, "/accounts")
 }
 
-var problemRestoreExpired = problem{"restoreexpired", http.StatusBadRequest, "This offer has expired",
-	"It was already answered, or it is more than 10 minutes old, or the account can no longer be restored. Sign in again to see what is possible.", "Back to sign-in", "/login"}
-
-// graceText says a grace period in words: "7 days", "36 hours".
-func graceText(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%d hours", d/time.Hour)
-	}
-	return d.String()
-}
+var problemRestoreExpired = problem{"restoreexpired", http.StatusBadRequest, "error.restoreexpired.heading", "error.restoreexpired.message", "nav.back_sign_in", "/login", nil}

@@ -43,7 +43,7 @@ func TestDeleteConfirmPage(t *testing.T) {
 		t.Fatalf("GET /accounts/delete: %d", page.StatusCode)
 	}
 	for _, want := range []string{`data-testid="delete-identities"`, `data-provider="google"`, `data-provider="facebook"`,
-		"security timeline", "browser(s) signed in", "7 days", "Restore", `name="confirm"`, annFB.Email} {
+		"security timeline", " events);", "your session: this browser is signed out", "7 days", "Restore my account", `name="confirm"`, annFB.Email} {
 		if !strings.Contains(page.Body, want) {
 			t.Errorf("confirmation page lacks %q", want)
 		}
@@ -71,7 +71,7 @@ func TestB05a_DeletionSignsOutEveryBrowser(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/deleted?until=") {
 		t.Fatalf("delete: %d %q, want 303 /deleted?until=...", res.StatusCode, res.Header.Get("Location"))
 	}
-	until := p.clock.Now().Add(7 * 24 * time.Hour).UTC().Format("2 January 2006")
+	until := p.clock.Now().Add(7 * 24 * time.Hour).UTC().Format("January 2, 2006")
 	if page := b1.get(res.Header.Get("Location")); !strings.Contains(page.Body, until) {
 		t.Errorf("goodbye page does not say until %s", until)
 	}
@@ -190,4 +190,6 @@ func TestLinkIdentityOfDeletedAccountIsTaken(t *testing.T) {
 	}
 }
 
-func formatDay(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
+// formatDay is how an English page writes the day of t (UTC: these
+// browsers have told no time zone).
+func formatDay(t time.Time) string { return t.UTC().Format("Jan 2, 2006") }

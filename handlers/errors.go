@@ -16,11 +16,14 @@ import (
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/providers"
 	"github.com/linkport/linkport/views"
+	"github.com/linkport/linkport/views/locale"
 )
 
 // problem is one kind of failure a person can meet, with the page that
 // explains it. Its code travels in the URL of the error page after a failed
-// callback, so it is a fixed word, never text from the request.
+// callback, so it is a fixed word, never text from the request. heading,
+// message and action are catalog keys; data fills in the message's
+// variables.
 type problem struct {
 	code    string
 	status  int
@@ -28,48 +31,53 @@ type problem struct {
 	message string
 	action  string
 	back    string
+	data    locale.Data
+}
+
+// page is the error page of p in the language of ctx.
+func (p problem) page(ctx context.Context, ref string) views.ErrorPage {
+	return views.ErrorPage{
+		Status:    p.status,
+		Heading:   locale.T(ctx, p.heading),
+		Message:   p.text(ctx),
+		ActionURL: p.back,
+		Action:    locale.T(ctx, p.action),
+		RequestID: ref,
+	}
+}
+
+// text is p's message in the language of ctx.
+func (p problem) text(ctx context.Context) string {
+	if p.data == nil {
+		return locale.T(ctx, p.message)
+	}
+	return locale.Td(ctx, p.message, p.data)
 }
 
 var (
-	problemInvalidState = problem{"invalid", http.StatusBadRequest, "This sign-in link is not valid",
-		"It may have been used already, or it was started in another browser. Start again from the sign-in page.", "Back to sign-in", "/login"}
-	problemExpired = problem{"expired", http.StatusBadRequest, "Your sign-in expired",
-		"You took longer than 10 minutes at the provider, so we stopped waiting. Please try again.", "Try again", "/login"}
-	problemDenied = problem{"denied", http.StatusForbidden, "Sign-in cancelled",
-		"You cancelled at the provider, so nothing was changed. You can choose another way to sign in.", "Back to sign-in", "/login"}
-	problemRejected = problem{"rejected", http.StatusBadGateway, "The provider's answer could not be trusted",
-		"The provider's reply did not pass our checks, so we did not sign you in. Please try again.", "Try again", "/login"}
-	problemUnavailable = problem{"unavailable", http.StatusBadGateway, "The provider is not answering properly",
-		"We could not finish signing you in because the provider had a problem. Nothing was changed. Try again in a moment, or choose another provider.", "Try again", "/login"}
-	problemTimeout = problem{"timeout", http.StatusGatewayTimeout, "The provider took too long",
-		"We stopped waiting for the provider. Nothing was changed. Try again in a moment, or choose another provider.", "Try again", "/login"}
-	problemStoreDown = problem{"down", http.StatusServiceUnavailable, "Linkport is temporarily unavailable",
-		"We could not reach our database. Nothing was changed. Please try again in a moment.", "Try again", "/"}
-	problemCSRF = problem{"forbidden", http.StatusForbidden, "This form has expired",
-		"For your safety we only accept forms sent from this page in this browser. Reload the page and try again.", "Back to start", "/"}
-	problemNotFound = problem{"notfound", http.StatusNotFound, "Page not found",
-		"There is nothing at this address.", "Go to Linkport", "/"}
-	problemMethod = problem{"method", http.StatusMethodNotAllowed, "That is not how this page is used",
-		"This address only accepts form submissions from Linkport's own pages.", "Go to Linkport", "/"}
-	problemInternal = problem{"internal", http.StatusInternalServerError, "Something went wrong on our side",
-		"We have logged the problem. Nothing was changed. Please try again.", "Go to Linkport", "/"}
-	problemLinkExpired = problem{"linkexpired", http.StatusBadRequest, "This request has expired",
-		"It was already answered, or it is more than 10 minutes old. Nothing was changed. Start again from your connected accounts.", "Back to connected accounts", "/accounts"}
-	problemLastIdentity = problem{"last", http.StatusConflict, "This is your only way to sign in",
-		"You cannot remove the last connected account: you would have no way back in. Connect another account first, then remove this one.", "Back to connected accounts", "/accounts"}
-	problemTaken = problem{"taken", http.StatusConflict, "Already connected to another account",
-		"That provider account belongs to another Linkport account. Nothing was changed.", "Back to connected accounts", "/accounts"}
-	problemSameAccount = problem{"same", http.StatusBadRequest, "Nothing to merge",
-		"Both accounts are the same Linkport account.", "Back to connected accounts", "/accounts"}
-	problemBadInput = problem{"input", http.StatusBadRequest, "That request was not understood",
-		"Nothing was changed. Go back and try again.", "Back to connected accounts", "/accounts"}
-	problemUnknownProvider = problem{"provider", http.StatusNotFound, "Unknown sign-in provider",
-		"That provider is not configured here.", "Back to sign-in", "/login"}
+	problemInvalidState    = problem{"invalid", http.StatusBadRequest, "error.invalid.heading", "error.invalid.message", "nav.back_sign_in", "/login", nil}
+	problemExpired         = problem{"expired", http.StatusBadRequest, "error.expired.heading", "error.expired.message", "nav.try_again", "/login", nil}
+	problemDenied          = problem{"denied", http.StatusForbidden, "error.denied.heading", "error.denied.message", "nav.back_sign_in", "/login", nil}
+	problemEmailDeclined   = problem{"noemail", http.StatusForbidden, "error.noemail.heading", "error.noemail.message", "nav.back_sign_in", "/login", nil}
+	problemRejected        = problem{"rejected", http.StatusBadGateway, "error.rejected.heading", "error.rejected.message", "nav.try_again", "/login", nil}
+	problemUnavailable     = problem{"unavailable", http.StatusBadGateway, "error.unavailable.heading", "error.unavailable.message", "nav.try_again", "/login", nil}
+	problemTimeout         = problem{"timeout", http.StatusGatewayTimeout, "error.timeout.heading", "error.timeout.message", "nav.try_again", "/login", nil}
+	problemStoreDown       = problem{"down", http.StatusServiceUnavailable, "error.down.heading", "error.down.message", "nav.try_again", "/", nil}
+	problemCSRF            = problem{"forbidden", http.StatusForbidden, "error.forbidden.heading", "error.forbidden.message", "nav.back_start", "/", nil}
+	problemNotFound        = problem{"notfound", http.StatusNotFound, "error.notfound.heading", "error.notfound.message", "nav.home", "/", nil}
+	problemMethod          = problem{"method", http.StatusMethodNotAllowed, "error.method.heading", "error.method.message", "nav.home", "/", nil}
+	problemInternal        = problem{"internal", http.StatusInternalServerError, "error.internal.heading", "error.internal.message", "nav.home", "/", nil}
+	problemLinkExpired     = problem{"linkexpired", http.StatusBadRequest, "error.linkexpired.heading", "error.linkexpired.message", "nav.back_accounts", "/accounts", nil}
+	problemLastIdentity    = problem{"last", http.StatusConflict, "error.last.heading", "error.last.message", "nav.back_accounts", "/accounts", nil}
+	problemTaken           = problem{"taken", http.StatusConflict, "error.taken.heading", "error.taken.message", "nav.back_accounts", "/accounts", nil}
+	problemSameAccount     = problem{"same", http.StatusBadRequest, "error.same.heading", "error.same.message", "nav.back_accounts", "/accounts", nil}
+	problemBadInput        = problem{"input", http.StatusBadRequest, "error.input.heading", "error.input.message", "nav.back_accounts", "/accounts", nil}
+	problemUnknownProvider = problem{"provider", http.StatusNotFound, "error.provider.heading", "error.provider.message", "nav.back_sign_in", "/login", nil}
 )
 
 // callbackProblem finds, by its code, a failure a callback redirected to.
 func callbackProblem(code string) (problem, bool) {
-	for _, p := range []problem{problemInvalidState, problemExpired, problemDenied, problemRejected, problemUnavailable, problemTimeout, problemStoreDown, problemInternal, problemTaken, problemNotYours, problemNotFresh} {
+	for _, p := range []problem{problemInvalidState, problemExpired, problemDenied, problemEmailDeclined, problemRejected, problemUnavailable, problemTimeout, problemStoreDown, problemInternal, problemTaken, problemNotYours, problemNotFresh} {
 		if p.code == code {
 			return p, true
 		}
@@ -172,14 +180,7 @@ func (a *App) renderProblemRef(c *gin.Context, p problem, ref string) {
 		// try again (RFC 9110 §10.2.3).
 		c.Header("Retry-After", retryAfterStoreDown)
 	}
-	a.render(c, p.status, detached(views.Error(l, views.ErrorPage{
-		Status:    p.status,
-		Heading:   p.heading,
-		Message:   p.message,
-		ActionURL: p.back,
-		Action:    p.action,
-		RequestID: ref,
-	})))
+	a.render(c, p.status, detached(views.Error(l, p.page(c.Request.Context(), ref))))
 }
 
 // detached renders comp even once the request's context is done: templ

@@ -9,6 +9,7 @@ import (
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/views"
+	"github.com/linkport/linkport/views/locale"
 )
 
 // beginLink answers POST /accounts/link/{provider}: start linking another
@@ -36,7 +37,7 @@ func (a *App) linkReturned(c *gin.Context, userID int64, p accounts.Profile) (st
 		return "/accounts/link/confirm?id=" + id, nil
 	case errors.Is(err, accounts.ErrAlreadyLinked):
 		a.audit(c, "link", outcomeOK, userID, p.Provider, slog.Bool("already_linked", true))
-		a.flash(ctx, "That "+a.label(p.Provider)+" account is already connected to your Linkport account.")
+		a.flash(ctx, locale.Td(ctx, "notice.already_linked", locale.Data{"Provider": a.label(p.Provider)}))
 		return "/accounts", nil
 	case errors.As(err, &taken):
 		a.audit(c, "link", outcomeRefused, userID, p.Provider, slog.String("reason", "held by another account"))
@@ -88,7 +89,7 @@ func (a *App) linkConfirmPage(c *gin.Context) {
 		a.renderProblem(c, problemLinkExpired)
 		return
 	}
-	a.render(c, http.StatusOK, views.LinkConfirm(a.layout(c, "Link this account?"), views.LinkConfirmPage{
+	a.render(c, http.StatusOK, views.LinkConfirm(a.layout(c, "link.title"), views.LinkConfirmPage{
 		ID: p.ID, Account: a.profileView(p.Profile),
 	}))
 }
@@ -102,9 +103,9 @@ func (a *App) confirmLink(c *gin.Context) {
 		return
 	}
 	p.Profile.Tokens = a.held.take(p.ID, p.UserID, a.now())
-	label := a.label(p.Profile.Provider)
+	named := locale.Data{"Provider": a.label(p.Profile.Provider), "Account": a.profileView(p.Profile).Label()}
 	if c.PostForm("action") != "link" {
-		a.flash(ctx, "Nothing was linked.")
+		a.flash(ctx, locale.T(ctx, "notice.nothing_linked"))
 		seeOther(c, "/accounts")
 		return
 	}
@@ -113,10 +114,10 @@ func (a *App) confirmLink(c *gin.Context) {
 	switch {
 	case err == nil:
 		a.audit(c, "link", outcomeOK, p.UserID, p.Profile.Provider)
-		a.flash(ctx, "Your "+label+" account "+a.profileView(p.Profile).Label()+" is now connected.")
+		a.flash(ctx, locale.Td(ctx, "notice.linked", named))
 	case errors.Is(err, accounts.ErrAlreadyLinked):
 		a.audit(c, "link", outcomeOK, p.UserID, p.Profile.Provider, slog.Bool("already_linked", true))
-		a.flash(ctx, "That "+label+" account is already connected to your Linkport account.")
+		a.flash(ctx, locale.Td(ctx, "notice.already_linked", named))
 	case errors.As(err, &taken):
 		a.audit(c, "link", outcomeRefused, p.UserID, p.Profile.Provider, slog.String("reason", "held by another account"))
 		// Someone else linked it between the preview and now.
@@ -142,7 +143,7 @@ func (a *App) conflictPage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	a.render(c, http.StatusConflict, views.Conflict(a.layout(c, "Already connected elsewhere"), views.ConflictPage{
+	a.render(c, http.StatusConflict, views.Conflict(a.layout(c, "conflict.title"), views.ConflictPage{
 		ID: p.ID, Account: a.profileView(p.Profile),
 	}))
 }
@@ -165,7 +166,7 @@ func (a *App) switchAccount(c *gin.Context) {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
-	a.flash(ctx, "You are now signed in to the Linkport account that holds this "+a.label(p.Profile.Provider)+" account.")
+	a.flash(ctx, locale.Td(ctx, "notice.switched", locale.Data{"Provider": a.label(p.Profile.Provider)}))
 	seeOther(c, "/accounts")
 }
 
@@ -193,7 +194,7 @@ func (a *App) renderMerge(c *gin.Context, p pendingLink, status int, problem str
 	for _, id := range pv.Keeping {
 		page.Keeping = append(page.Keeping, a.identityView(id, 0))
 	}
-	a.render(c, status, views.Merge(a.layout(c, "Merge accounts"), page))
+	a.render(c, status, views.Merge(a.layout(c, "merge.title"), page))
 }
 
 // confirmMerge answers POST /accounts/merge/confirm. It needs the explicit
@@ -204,7 +205,7 @@ func (a *App) confirmMerge(c *gin.Context) {
 	id := c.PostForm("id")
 	if c.PostForm("confirm") != "yes" {
 		if p, ok := a.conflict(c, id, false); ok {
-			a.renderMerge(c, p, http.StatusUnprocessableEntity, "Tick the box to confirm the merge.")
+			a.renderMerge(c, p, http.StatusUnprocessableEntity, locale.T(ctx, "merge.tick"))
 		}
 		return
 	}
@@ -225,6 +226,6 @@ func (a *App) confirmMerge(c *gin.Context) {
 		a.renderProblem(c, problemStoreDown)
 		return
 	}
-	a.flash(ctx, mergedNotice(len(res.Moved), res.Events))
+	a.flash(ctx, mergedNotice(ctx, len(res.Moved), res.Events))
 	seeOther(c, "/accounts")
 }

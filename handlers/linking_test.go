@@ -302,7 +302,7 @@ func TestMergeAccounts(t *testing.T) {
 	if diff := cmp.Diff([]string{"facebook", "google"}, movingProviders); diff != "" {
 		t.Errorf("moving accounts (-want +got):\n%s", diff)
 	}
-	if want := `data-testid="merge-events">` + strconv.Itoa(eventsA) + " event(s)"; !strings.Contains(preview.Body, want) {
+	if want := `data-testid="merge-events">` + strconv.Itoa(eventsA) + " events of its security history"; !strings.Contains(preview.Body, want) {
 		t.Errorf("merge preview lacks %q", want)
 	}
 
@@ -333,7 +333,7 @@ func TestMergeAccounts(t *testing.T) {
 		t.Errorf("events after the merge = %d, want %d", got, want)
 	}
 	page := b.accountsPage()
-	if want := "Merged: 2 connected account(s) and " + strconv.Itoa(eventsA) + " timeline event(s) moved"; !strings.Contains(notice(page.Body), want) {
+	if want := "Merged: 2 connected accounts and " + strconv.Itoa(eventsA) + " timeline events moved"; !strings.Contains(notice(page.Body), want) {
 		t.Errorf("notice %q, want it to start %q", notice(page.Body), want)
 	}
 	// A's own browser is signed out at its next request.

@@ -150,6 +150,9 @@ func (s timedStore) Commit(token string, b []byte, expiry time.Time) error {
 func (s timedStore) Delete(token string) error { return s.DeleteCtx(context.Background(), token) }
 
 func (s timedStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if b, ok, pre := prefetchedData(ctx, token); pre {
+		return b, ok, nil // read, and timed, by prefetchSession
+	}
 	type found struct {
 		b  []byte
 		ok bool
@@ -224,6 +227,9 @@ func (x timedIndex) Seen(ctx context.Context, hash string, at time.Time) error {
 }
 
 func (x timedIndex) Get(ctx context.Context, hash string) (accounts.Session, error) {
+	if s, err, pre := prefetchedRow(ctx, hash); pre {
+		return s, err // read with the session (prefetchSession)
+	}
 	return timed(x.h, "index_get", func() (accounts.Session, error) { return x.next.Get(ctx, hash) })
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/linkport/linkport/views"
+	"github.com/linkport/linkport/views/locale"
 )
 
 // home answers GET /: the accounts page when signed in, else the chooser.
@@ -25,12 +26,13 @@ func (a *App) loginPage(c *gin.Context) {
 		page.Next = next
 	}
 	if c.Query("signed_out") == "1" {
-		page.Notice = "You are signed out."
+		page.Notice = locale.T(c.Request.Context(), "login.signed_out")
 	}
 	for _, p := range a.providers.All() {
-		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name())})
+		page.Providers = append(page.Providers, views.ProviderButton{Name: p.Name(), Label: p.Label, Icon: a.icon(p.Name()),
+			Unavailable: a.health.unavailable(p.Name())})
 	}
-	a.render(c, http.StatusOK, views.Login(a.layout(c, "Sign in"), page))
+	a.render(c, http.StatusOK, views.Login(a.layout(c, "login.title"), page))
 }
 
 // authError answers GET /auth/error?reason=...: where a failed callback

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
+
+	"github.com/linkport/linkport/views/locale"
 )
 
 // Rate is a request budget: at most Burst requests at once, refilled at
@@ -26,10 +30,10 @@ type Rate struct {
 // which honours X-Forwarded-For only from Config.TrustedProxies (K13,
 // A-16), or the signed-in user's id.
 //
-// Buckets live in this process's memory: with several instances behind a
-// load balancer each enforces its own budget, so the effective limit is
-// the budget times the number of instances until a shared store (Redis)
-// arrives with the scale-out work.
+// Buckets live in Store when one is set (Redis, when the sessions are
+// there too), so that several instances behind a load balancer enforce
+// one budget together (B-09c, E-12c); else, and while Store fails, in this
+// process's memory.
 type RateLimits struct {
 	// SignIn limits POST /auth/{provider} per client IP; default 30/min.
 	SignIn Rate
@@ -39,6 +43,18 @@ type RateLimits struct {
 	// Change limits link, unlink, merge, profile and session changes per
 	// user; default 10/min.
 	Change Rate
+	// Store, when set, keeps the budgets for every instance; nil keeps
+	// them in memory.
+	Store RateStore
+}
+
+// RateStore keeps request budgets where every instance sees them.
+type RateStore interface {
+	// Take takes one request from the budget of key, which holds r.Events
+	// requests and refills one every r.Per/r.Events, and returns zero; or,
+	// when the budget is empty, takes nothing and returns how long until
+	// it holds one. Keys are short printable ASCII.
+	Take(ctx context.Context, key string, r Rate) (time.Duration, error)
 }
 
 // withDefaults fills zero budgets.
@@ -61,9 +77,11 @@ const maxLimiterKeys = 100_000
 // refill period is full again, so it is deleted: it would allow exactly
 // what a new one allows.
 type limiter struct {
-	name  string
-	rate  Rate
-	limit rate.Limit
+	name   string // for the log
+	id     string // for the shared store's keys
+	rate   Rate
+	limit  rate.Limit
+	shared *sharedRates // nil: memory only
 
 	mu        sync.Mutex
 	buckets   map[string]*bucket
@@ -75,20 +93,28 @@ type bucket struct {
 	seen time.Time
 }
 
-func newLimiter(name string, r Rate) *limiter {
+func newLimiter(name, id string, r Rate, shared *sharedRates) *limiter {
 	return &limiter{
 		name:    name,
+		id:      id,
 		rate:    r,
 		limit:   rate.Every(r.Per / time.Duration(r.Events)),
+		shared:  shared,
 		buckets: map[string]*bucket{},
 	}
 }
 
 // wait takes a token for key at now and returns zero, or, when the bucket
-// is empty, how long until it holds one (and takes nothing).
-func (l *limiter) wait(key string, now time.Time) time.Duration {
+// is empty, how long until it holds one (and takes nothing). The shared
+// store decides when it answers; the memory buckets otherwise.
+func (l *limiter) wait(ctx context.Context, key string, now time.Time) time.Duration {
 	if l.rate.Off {
 		return 0
+	}
+	if l.shared != nil {
+		if d, ok := l.shared.take(ctx, l.id+":"+key, l.rate, now); ok {
+			return d
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -136,13 +162,69 @@ type limiters struct {
 	signIn, callback, change *limiter
 }
 
-func newLimiters(r RateLimits) limiters {
+func newLimiters(r RateLimits, log *slog.Logger) limiters {
 	r = r.withDefaults()
-	return limiters{
-		signIn:   newLimiter("sign-in", r.SignIn),
-		callback: newLimiter("callback", r.Callback),
-		change:   newLimiter("account change", r.Change),
+	var shared *sharedRates
+	if r.Store != nil {
+		shared = &sharedRates{store: r.Store, log: log}
 	}
+	return limiters{
+		signIn:   newLimiter("sign-in", "signin", r.SignIn, shared),
+		callback: newLimiter("callback", "callback", r.Callback, shared),
+		change:   newLimiter("account change", "change", r.Change, shared),
+	}
+}
+
+// How the limiters use a shared store: each call gets sharedRateTimeout,
+// and after a failure the memory buckets serve for sharedRateRetry before
+// the store is asked again, so an outage costs one slow request in a
+// while, not every request.
+const (
+	sharedRateTimeout = time.Second
+	sharedRateRetry   = 5 * time.Second
+)
+
+// sharedRates is the shared store of an App's limiters and its outage
+// state. While the store fails, requests are limited by each instance's
+// memory buckets: never unlimited, never an error page. An outage is
+// logged once when it begins and once when it ends.
+type sharedRates struct {
+	store RateStore
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	down    bool
+	retryAt time.Time
+}
+
+// take asks the store; ok is false when the caller must use its memory.
+func (s *sharedRates) take(ctx context.Context, key string, r Rate, now time.Time) (wait time.Duration, ok bool) {
+	s.mu.Lock()
+	skip := s.down && now.Before(s.retryAt)
+	s.mu.Unlock()
+	if skip {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, sharedRateTimeout)
+	defer cancel()
+	wait, err := s.store.Take(ctx, key, r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if !s.down {
+			// The error names at most the store's address, never its
+			// password or a key.
+			s.log.WarnContext(ctx, "rate limits fall back to this instance's memory: the shared store does not answer",
+				"err", err, "retry_s", int(sharedRateRetry.Seconds()))
+		}
+		s.down, s.retryAt = true, now.Add(sharedRateRetry)
+		return 0, false
+	}
+	if s.down {
+		s.down = false
+		s.log.InfoContext(ctx, "rate limits shared again: the shared store answers")
+	}
+	return wait, true
 }
 
 // limitByIP limits a route per client IP.
@@ -168,13 +250,13 @@ func (a *App) limitByUser(l *limiter) gin.HandlerFunc {
 
 // problemRateLimited is the page of a refused request; limited fills in
 // the wait.
-var problemRateLimited = problem{"ratelimited", http.StatusTooManyRequests, "Too many attempts",
-	"", "Back to Linkport", "/"}
+var problemRateLimited = problem{"ratelimited", http.StatusTooManyRequests, "error.ratelimited.heading",
+	"error.ratelimited.message", "nav.home", "/", nil}
 
 // limited answers 429 with Retry-After and reports true when key has no
 // budget left.
 func (a *App) limited(c *gin.Context, l *limiter, key string) bool {
-	d := l.wait(key, a.now())
+	d := l.wait(c.Request.Context(), key, a.now())
 	if d <= 0 {
 		return false
 	}
@@ -186,21 +268,10 @@ func (a *App) limited(c *gin.Context, l *limiter, key string) bool {
 	// A limited callback still has the code and state in its URL.
 	c.Header("Referrer-Policy", "no-referrer")
 	p := problemRateLimited
-	p.message = "You tried this too often in a short time, so we paused it. Nothing was changed. Please wait " +
-		waitText(secs) + " and try again."
+	p.data = locale.Data{"Wait": waitText(c.Request.Context(), secs)}
 	a.renderProblem(c, p)
 	c.Abort()
 	return true
-}
-
-func waitText(secs int) string {
-	if secs <= 1 {
-		return "a second"
-	}
-	if secs < 120 {
-		return strconv.Itoa(secs) + " seconds"
-	}
-	return strconv.Itoa((secs+59)/60) + " minutes"
 }
 
 // ipKey is the bucket of a client IP: the address itself, or for IPv6 its

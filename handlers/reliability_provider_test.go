@@ -179,10 +179,9 @@ func TestE01b_UserinfoFailsAfterToken(t *testing.T) {
 
 // E-01c: Google is down entirely (discovery, token and userinfo answer
 // 503) while Facebook works: Facebook sign-ins are not affected, before
-// or after failed Google attempts. The sign-in page does not mark the
-// Google button "temporarily unavailable": there is no per-provider
-// circuit breaker (not built); Google's discovery is only retried every
-// 10 s (providers.discoveryRetry), which is the portal's one brake.
+// or after failed Google attempts. Google's discovery is only retried
+// every 10 s (providers.discoveryRetry); the "temporarily unavailable"
+// mark (the breaker) is tested in breaker_test.go.
 func TestE01c_GoogleDownFacebookWorks(t *testing.T) {
 	p := newPortal(t)
 	for _, ep := range []string{"discovery", "token", "userinfo", "jwks"} {

@@ -19,7 +19,7 @@ func (a *App) Handler() (http.Handler, error) {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(requestIDs, a.accessLog, a.recoverPanics, a.securityHeaders, a.deadline)
+	r.Use(requestIDs, a.accessLog, a.recoverPanics, a.securityHeaders, a.localize, a.deadline)
 
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)
@@ -62,6 +62,7 @@ func (a *App) Handler() (http.Handler, error) {
 	s.GET("/restore", a.restorePage)
 	s.POST("/restore", a.restoreAccount)
 	s.POST("/logout", a.logout)
+	s.POST("/preferences", a.savePreferences)
 
 	r.NoRoute(a.loadSession, a.notFound)
 	r.NoMethod(a.loadSession, a.methodNotAllowed)

@@ -286,7 +286,10 @@ func TestA09b_ErrorPageAndLogoutGoToFixedPaths(t *testing.T) {
 			{"/accounts?tab=1", "/accounts?tab=1"},
 		} {
 			page := b.get("/login?next=" + url.QueryEscape(tc.next))
-			m := regexp.MustCompile(`name="next" value="([^"]*)"`).FindStringSubmatch(page.Body)
+			// The sign-in forms' next; the language switcher's own next
+			// (this page, a local path) comes after them.
+			body, _, _ := strings.Cut(page.Body, `data-testid="prefs"`)
+			m := regexp.MustCompile(`name="next" value="([^"]*)"`).FindStringSubmatch(body)
 			got := ""
 			if m != nil {
 				got = m[1]

@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"encoding/gob"
 	"errors"
 	"net/http"
 	"time"
@@ -55,30 +54,6 @@ func hasSession(c *gin.Context) bool { return c.GetBool(ctxHasSession) }
 // after a deploy changed what a session holds).
 var errUndecodable = errors.New("session data cannot be decoded")
 
-// safeCodec is scs's gob codec with decode failures marked, so the loader
-// can start a fresh session instead of failing the request (E-09).
-type safeCodec struct{}
-
-func (safeCodec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
-	return scs.GobCodec{}.Encode(deadline, values)
-}
-
-func (safeCodec) Decode(b []byte) (deadline time.Time, values map[string]any, err error) {
-	defer func() {
-		if recover() != nil {
-			err = errUndecodable
-		}
-	}()
-	aux := &struct {
-		Deadline time.Time
-		Values   map[string]any
-	}{}
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(aux); err != nil {
-		return time.Time{}, nil, errors.Join(errUndecodable, err)
-	}
-	return aux.Deadline, aux.Values, nil
-}
-
 // loadSession is scs's LoadAndSave as Gin middleware: it loads the session,
 // and commits it and writes the cookie just before the response header goes
 // out (scs cannot change a response already written — K11).
@@ -87,7 +62,10 @@ func (a *App) loadSession(c *gin.Context) {
 	if ck, err := c.Request.Cookie(a.sessions.Cookie.Name); err == nil {
 		token = ck.Value
 	}
-	ctx, err := a.sessions.Load(c.Request.Context(), token)
+	ctx, err := a.prefetchSession(c.Request.Context(), token)
+	if err == nil {
+		ctx, err = a.sessions.Load(ctx, token)
+	}
 	if errors.Is(err, errUndecodable) {
 		a.log.WarnContext(c.Request.Context(), "session data undecodable; starting a fresh session")
 		ctx, err = a.sessions.Load(c.Request.Context(), "")
@@ -144,10 +122,8 @@ func (a *App) commitSession(c *gin.Context) error {
 func (a *App) sessionLost(c *gin.Context, w gin.ResponseWriter) {
 	p := problemStoreDown
 	var buf bytes.Buffer
-	_ = views.Error(a.layoutWithToken(c, p.heading, ""), views.ErrorPage{
-		Status: p.status, Heading: p.heading, Message: p.message,
-		ActionURL: p.back, Action: p.action, RequestID: requestID(c),
-	}).Render(context.WithoutCancel(c.Request.Context()), &buf) // also after the deadline
+	_ = views.Error(a.layoutWithToken(c, p.heading, ""), p.page(c.Request.Context(), requestID(c))).
+		Render(context.WithoutCancel(c.Request.Context()), &buf) // also after the deadline
 	h := w.Header()
 	for _, k := range []string{"Location", "HX-Redirect", "Set-Cookie", "Clear-Site-Data"} {
 		h.Del(k)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/views"
+	"github.com/linkport/linkport/views/locale"
 )
 
 // SessionIndex keeps one row per signed-in session beside the session
@@ -161,7 +161,7 @@ func (a *App) sessionsPage(c *gin.Context) {
 		a.failPage(c, err)
 		return
 	}
-	a.render(c, http.StatusOK, views.Sessions(a.layout(c, "Where you're signed in"), views.SessionsPage{Section: sec}))
+	a.render(c, http.StatusOK, views.Sessions(a.layout(c, "sessions.title"), views.SessionsPage{Section: sec}))
 }
 
 // revokeSession answers POST /accounts/sessions/{id}/revoke: sign out one
@@ -188,8 +188,7 @@ func (a *App) revokeSession(c *gin.Context) {
 			a.failPage(c, err)
 			return
 		}
-		dev, browser := device(s.UserAgent)
-		a.sessionsChanged(c, 1, browser+" on "+dev+" is signed out.")
+		a.sessionsChanged(c, 1, locale.Td(ctx, "notice.session_signed_out", locale.Data{"Device": deviceLabel(ctx, s.UserAgent)}))
 		return
 	}
 	a.renderProblem(c, problemNotFound)
@@ -203,12 +202,9 @@ func (a *App) revokeOtherSessions(c *gin.Context) {
 		a.failPage(c, err)
 		return
 	}
-	notice := "There were no other sessions."
-	switch {
-	case n == 1:
-		notice = "Signed out 1 other session."
-	case n > 1:
-		notice = fmt.Sprintf("Signed out %d other sessions.", n)
+	notice := locale.T(ctx, "notice.no_other_sessions")
+	if n > 0 {
+		notice = locale.Tn(ctx, "notice.other_sessions_signed_out", n, nil)
 	}
 	a.sessionsChanged(c, n, notice)
 }
@@ -262,14 +258,13 @@ func (a *App) sessionsSection(c *gin.Context, notice string, isError bool) (view
 		}
 		v := views.SessionView{
 			ID: s.PublicID, IP: s.IP, Current: s.TokenHash == current,
-			Started: formatTime(s.CreatedAt), StartedISO: s.CreatedAt.UTC().Format(time.RFC3339),
-			LastActive: formatTime(s.LastSeenAt), LastActiveISO: s.LastSeenAt.UTC().Format(time.RFC3339),
+			Started: s.CreatedAt, LastActive: s.LastSeenAt,
 		}
-		v.Device, v.Browser = device(s.UserAgent)
+		v.Device, v.Browser = deviceWords(ctx, s.UserAgent)
 		if id, ok := byID[s.IdentityID]; ok {
 			v.ViaLabel, v.ViaIcon, v.ViaAccount = a.label(id.Provider), a.icon(id.Provider), a.identityView(id, 0).Label()
 		} else {
-			v.ViaLabel = "an account since removed"
+			v.ViaLabel = locale.T(ctx, "session.via_removed")
 		}
 		if v.Current {
 			sec.Sessions = append([]views.SessionView{v}, sec.Sessions...)

@@ -546,7 +546,7 @@ func TestUnlinkRevokesSessionsStartedWithIt(t *testing.T) {
 	if p.indexRows(t, bTok) != 0 || p.sessionRows(storeKey(bTok)) != 0 {
 		t.Error("the session started with the removed account is still indexed or stored")
 	}
-	if got := notice(a.accountsPage().Body); !strings.Contains(got, "Signed out 1 session(s) started with it.") {
+	if got := notice(a.accountsPage().Body); !strings.Contains(got, "Signed out 1 session started with it.") {
 		t.Errorf("notice = %q", got)
 	}
 	if b.signedIn() {

@@ -17,6 +17,7 @@ import (
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/providers"
 	"github.com/linkport/linkport/views"
+	"github.com/linkport/linkport/views/locale"
 )
 
 // intentReauth is a flow that confirms who the signed-in person is before
@@ -142,9 +143,10 @@ func (a *App) stepUpPage(c *gin.Context) {
 	page := views.StepUpPage{ID: act.ID, Action: a.describeAction(c, act), Minutes: int(a.cfg.StepUpAge / time.Minute)}
 	for _, name := range names {
 		p, _ := a.providers.Get(name)
-		page.Providers = append(page.Providers, views.ProviderButton{Name: name, Label: p.Label, Icon: a.icon(name)})
+		page.Providers = append(page.Providers, views.ProviderButton{Name: name, Label: p.Label, Icon: a.icon(name),
+			Unavailable: a.health.unavailable(name)})
 	}
-	a.render(c, http.StatusOK, views.StepUp(a.layout(c, "Confirm it's you"), page))
+	a.render(c, http.StatusOK, views.StepUp(a.layout(c, "stepup.title"), page))
 }
 
 // ownProviders lists, once each and in order, the configured providers of
@@ -186,10 +188,8 @@ func (a *App) beginStepUp(c *gin.Context) {
 
 // Step-up failures, shown after the callback.
 var (
-	problemNotYours = problem{"notyours", http.StatusForbidden, "That account is not connected to yours",
-		"You confirmed with a provider account that is not connected to this Linkport account, so nothing was changed. Confirm with one of your connected accounts.", "Back to connected accounts", "/accounts"}
-	problemNotFresh = problem{"notfresh", http.StatusForbidden, "The provider did not confirm a new sign-in",
-		"The provider answered with an earlier sign-in instead of asking you again, so nothing was changed. Please try again.", "Back to connected accounts", "/accounts"}
+	problemNotYours = problem{"notyours", http.StatusForbidden, "error.notyours.heading", "error.notyours.message", "nav.back_accounts", "/accounts", nil}
+	problemNotFresh = problem{"notfresh", http.StatusForbidden, "error.notfresh.heading", "error.notfresh.message", "nav.back_accounts", "/accounts", nil}
 )
 
 // reauthReturned finishes a step-up: the provider account must be one of
@@ -227,40 +227,42 @@ func (a *App) stepUpContinuePage(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/accounts/step-up?id="+act.ID)
 		return
 	}
-	a.render(c, http.StatusOK, views.StepUpContinue(a.layout(c, "Continue"), views.StepUpContinuePage{
+	a.render(c, http.StatusOK, views.StepUpContinue(a.layout(c, "stepup.done_title"), views.StepUpContinuePage{
 		ID: act.ID, Path: act.Path, Action: a.describeAction(c, act),
 	}))
 }
 
 var unlinkPath = regexp.MustCompile(`^/accounts/identities/([0-9]+)/unlink$`)
 
-// describeAction says in words what a pending action will do.
+// describeAction says in words, in the person's language, what a pending
+// action will do.
 func (a *App) describeAction(c *gin.Context, act pendingAction) string {
+	ctx := c.Request.Context()
 	switch {
 	case act.Path == "/accounts/link/confirm" && act.Form.Get("action") == "link":
-		return "Connect the account you chose"
+		return locale.T(ctx, "action.link_confirm")
 	case act.Path == "/accounts/link/confirm":
-		return "Cancel connecting the account you chose"
+		return locale.T(ctx, "action.link_cancel")
 	case strings.HasPrefix(act.Path, "/accounts/link/"):
-		return "Connect a " + a.label(strings.TrimPrefix(act.Path, "/accounts/link/")) + " account"
+		return locale.Td(ctx, "action.link_provider", locale.Data{"Provider": a.label(strings.TrimPrefix(act.Path, "/accounts/link/"))})
 	case act.Path == "/accounts/merge/confirm":
-		return "Merge the other Linkport account into this one"
+		return locale.T(ctx, "action.merge")
 	case act.Path == "/accounts/profile":
-		return "Save your profile choices"
+		return locale.T(ctx, "action.profile")
 	case act.Path == "/accounts/delete":
-		return "Delete your Linkport account"
+		return locale.T(ctx, "action.delete")
 	case act.Path == "/accounts/sessions/revoke-others":
-		return "Sign out your other sessions"
+		return locale.T(ctx, "action.revoke_others")
 	}
 	if m := unlinkPath.FindStringSubmatch(act.Path); m != nil {
 		idn, _ := strconv.ParseInt(m[1], 10, 64)
-		ids, _ := a.accounts.Identities(c.Request.Context(), currentUser(c).ID)
+		ids, _ := a.accounts.Identities(ctx, currentUser(c).ID)
 		for _, id := range ids {
 			if id.ID == idn {
-				return "Remove your " + a.label(id.Provider) + " account " + a.identityView(id, 0).Label()
+				return locale.Td(ctx, "action.unlink", a.accountData(id))
 			}
 		}
-		return "Remove a connected account"
+		return locale.T(ctx, "action.unlink_unknown")
 	}
-	return "Continue what you started"
+	return locale.T(ctx, "action.continue")
 }

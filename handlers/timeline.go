@@ -45,15 +45,16 @@ func (a *App) timelinePage(c *gin.Context) {
 	}
 	for _, e := range events {
 		page.Events = append(page.Events, views.TimelineRow{
-			What: eventText(e.Kind), Provider: a.label(e.Provider), Device: deviceLabel(e.UserAgent), IP: e.IP,
-			At: formatTime(e.At), AtISO: e.At.UTC().Format(time.RFC3339),
+			What: eventText(ctx, e.Kind), Provider: a.label(e.Provider), Device: deviceLabel(ctx, e.UserAgent), IP: e.IP,
+			At: e.At,
 		})
 	}
 	if isHTMX(c) {
+		page.Swapped = true
 		a.render(c, http.StatusOK, views.TimelineList(page))
 		return
 	}
-	a.render(c, http.StatusOK, views.Timeline(a.layout(c, "Security activity"), page))
+	a.render(c, http.StatusOK, views.Timeline(a.layout(c, "timeline.title"), page))
 }
 
 // exportedEvent is one event in the JSON download. It is built field by
@@ -95,14 +96,4 @@ func (a *App) timelineExport(c *gin.Context) {
 	}
 	c.Header("Content-Disposition", `attachment; filename="linkport-activity.json"`)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", append(body, '\n'))
-}
-
-// deviceLabel is a short "Firefox on Linux computer" for a stored user
-// agent (see device); the export keeps the whole string.
-func deviceLabel(ua string) string {
-	if ua == "" {
-		return ""
-	}
-	dev, browser := device(ua)
-	return browser + " on " + dev
 }

@@ -2,54 +2,56 @@ package handlers
 
 import "strings"
 
-// device names a session's device and browser for the sessions page from
-// its User-Agent. Only the common browsers and systems are told apart; the
-// page needs "Firefox on a Windows computer", not versions, and anything
-// else is shown honestly as unknown. The order of the checks matters:
-// Edge and Opera say "Chrome", Chrome says "Safari", Android says "Linux".
+// device finds a session's device and browser from its User-Agent, as
+// the catalog keys of their names ("device.windows", "browser.firefox";
+// see deviceWords). Only the common browsers and systems are told apart;
+// the page needs "Firefox on a Windows computer", not versions, and
+// anything else is shown honestly as unknown. The order of the checks
+// matters: Edge and Opera say "Chrome", Chrome says "Safari", Android
+// says "Linux".
 func device(ua string) (dev, browser string) {
 	has := func(s string) bool { return strings.Contains(ua, s) }
 	switch {
 	case has("iPad"):
-		dev = "iPad"
+		dev = "device.ipad"
 	case has("iPhone"):
-		dev = "iPhone"
+		dev = "device.iphone"
 	case has("Android") && has("Mobile"):
-		dev = "Android phone"
+		dev = "device.android_phone"
 	case has("Android"):
-		dev = "Android tablet"
+		dev = "device.android_tablet"
 	case has("CrOS"):
-		dev = "Chromebook"
+		dev = "device.chromebook"
 	case has("Windows"):
-		dev = "Windows computer"
+		dev = "device.windows"
 	case has("Macintosh") || has("Mac OS X"):
-		dev = "Mac"
+		dev = "device.mac"
 	case has("Linux") || has("X11"):
-		dev = "Linux computer"
+		dev = "device.linux"
 	default:
-		dev = "unknown device"
+		dev = "device.unknown"
 	}
 	switch {
 	case has("Edg/") || has("EdgA/") || has("EdgiOS/"):
-		browser = "Edge"
+		browser = "browser.edge"
 	case has("OPR/") || has("Opera"):
-		browser = "Opera"
+		browser = "browser.opera"
 	case has("SamsungBrowser/"):
-		browser = "Samsung Internet"
+		browser = "browser.samsung"
 	case has("Firefox/") || has("FxiOS/"):
-		browser = "Firefox"
+		browser = "browser.firefox"
 	case has("HeadlessChrome/"):
-		browser = "Headless Chrome"
+		browser = "browser.headless_chrome"
 	case has("Chrome/") || has("CriOS/") || has("Chromium/"):
-		browser = "Chrome"
+		browser = "browser.chrome"
 	case has("Safari/") && has("Version/"):
-		browser = "Safari"
+		browser = "browser.safari"
 	case has("Go-http-client/"):
-		browser = "Go program"
+		browser = "browser.go"
 	case has("curl/"):
-		browser = "curl"
+		browser = "browser.curl"
 	default:
-		browser = "Unknown browser"
+		browser = "browser.unknown"
 	}
 	return dev, browser
 }

@@ -15,7 +15,7 @@ import (
 // emulator does not serve (nil: the default transport).
 func EmulatedAt(ctx context.Context, db *sql.DB, portalBase, emuBase string, timeout time.Duration, now func() time.Time) (*emulator.Emulator, []*Provider, error) {
 	clients := map[string]emulator.Client{}
-	for _, name := range []string{"google", "facebook", "x"} {
+	for _, name := range []string{"google", "facebook", "x", "kakao", "naver", "github"} {
 		clients[name] = emulator.Client{
 			ID:          "linkport-emulator-" + name,
 			Secret:      randomSecret(),
@@ -54,7 +54,37 @@ func EmulatedAt(ctx context.Context, db *sql.DB, portalBase, emuBase string, tim
 	if err != nil {
 		return nil, nil, err
 	}
-	return emu, []*Provider{google, facebook, x}, nil
+	kakao, err := NewKakao(KakaoConfig{
+		Common:    common("kakao"),
+		AuthURL:   emuBase + "/kakao/oauth/authorize",
+		TokenURL:  emuBase + "/kakao/oauth/token",
+		UserURL:   emuBase + "/kakao/v2/user/me",
+		UnlinkURL: emuBase + "/kakao/v1/user/unlink",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	naver, err := NewNaver(NaverConfig{
+		Common:   common("naver"),
+		AuthURL:  emuBase + "/naver/oauth2.0/authorize",
+		TokenURL: emuBase + "/naver/oauth2.0/token",
+		UserURL:  emuBase + "/naver/v1/nid/me",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	github, err := NewGitHub(GitHubConfig{
+		Common:    common("github"),
+		AuthURL:   emuBase + "/github/login/oauth/authorize",
+		TokenURL:  emuBase + "/github/login/oauth/access_token",
+		UserURL:   emuBase + "/github/user",
+		EmailsURL: emuBase + "/github/user/emails",
+		RevokeURL: emuBase + "/github/applications/" + clients["github"].ID + "/grant",
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return emu, []*Provider{google, facebook, x, kakao, naver, github}, nil
 }
 
 func randomSecret() string {

@@ -12,13 +12,16 @@ import (
 // WithReauthentication returns authURL asking the provider to make the
 // person sign in again rather than reuse their session there, for a
 // step-up before a sensitive change (SECURITY.md B-08): prompt=login and
-// max_age=0 for OpenID Connect (OIDC Core §3.1.2.1), auth_type=reauthenticate
-// for Facebook. X has no such parameter and gets authURL unchanged.
+// max_age=0 for OpenID Connect (OIDC Core §3.1.2.1), prompt=login for
+// Kakao, auth_type=reauthenticate for Facebook and Naver. X and GitHub have
+// no such parameter and get authURL unchanged.
 func (p *Provider) WithReauthentication(authURL string) string {
 	var set [][2]string
 	switch {
 	case p.issuer != "":
 		set = [][2]string{{"prompt", "login"}, {"max_age", "0"}}
+	case p.reauth[0] != "":
+		set = [][2]string{p.reauth}
 	case p.chooser == [2]string{"auth_type", "reauthenticate"}:
 		set = [][2]string{p.chooser}
 	default:
@@ -40,8 +43,8 @@ func (p *Provider) WithReauthentication(authURL string) string {
 // after start. An OpenID Connect provider must say so with the ID token's
 // auth_time claim (OIDC Core §3.1.3.7 step 13: required once max_age was
 // sent); a missing or earlier auth_time fails (B-08d). Providers without
-// ID tokens (Facebook, X) state no sign-in time, so nothing can be checked
-// and the answer is true.
+// ID tokens (Facebook, X, Kakao, Naver, GitHub) state no sign-in time, so
+// nothing can be checked and the answer is true.
 func (p *Provider) SignedInSince(u goth.User, start time.Time) bool {
 	if p.issuer == "" {
 		return true

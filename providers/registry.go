@@ -30,12 +30,18 @@ type Provider struct {
 	// chooser is the authorize parameter that makes the provider ask
 	// which account to use ("Not you?"); empty where there is none (X).
 	chooser [2]string
+	// reauth is the authorize parameter that makes the provider ask for the
+	// sign-in again, where it is not the chooser (Kakao: prompt=login).
+	reauth [2]string
+	// verifyEmail is the provider's own rule for when its email is
+	// verified, where that is not an email_verified claim (Kakao, GitHub).
+	verifyEmail func(goth.User) bool
 }
 
 // WithAccountChooser returns authURL asking the provider to let the person
-// pick another account: prompt=select_account for OpenID Connect,
-// auth_type=reauthenticate for Facebook; X has no such parameter and gets
-// authURL unchanged.
+// pick another account: prompt=select_account for OpenID Connect, Kakao
+// and GitHub, auth_type=reauthenticate for Facebook and Naver; X has no
+// such parameter and gets authURL unchanged.
 func (p *Provider) WithAccountChooser(authURL string) string {
 	if p.chooser[0] == "" {
 		return authURL

@@ -19,9 +19,11 @@ type revoker interface {
 
 // Revoke asks the provider to revoke token, an access or refresh token it
 // issued to this client (RFC 7009; revoking a refresh token also ends its
-// access tokens at Google and X). The call is bounded by the provider's HTTP
-// client timeout and by ctx. A provider without a revocation endpoint
-// (Facebook) returns errors.ErrUnsupported. Errors never quote the token.
+// access tokens at Google and X). Kakao, Naver and GitHub end the whole
+// grant instead (unlink, token deletion, app authorization deletion). The
+// call is bounded by the provider's HTTP client timeout and by ctx. A
+// provider without a revocation endpoint (Facebook) returns
+// errors.ErrUnsupported. Errors never quote the token.
 func (p *Provider) Revoke(ctx context.Context, token string) error {
 	r, ok := p.Provider.(revoker)
 	if !ok || token == "" {

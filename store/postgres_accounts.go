@@ -23,7 +23,17 @@ type pgQuerier interface {
 // returns nil, and rolls back when fn returns an error or panics; a panic
 // is re-raised after the rollback. Rules that must not interleave lock the
 // user row first (LockUser).
+//
+// A transaction that PostgreSQL aborts for a deadlock or a serialization
+// failure is run again, fn included, a few times (pgRetry): fn must only
+// touch the database through tx, and reset whatever it reports to its
+// caller, as every accounts.Service closure does.
 func (p *Postgres) InTx(ctx context.Context, fn func(tx accounts.Tx) error) error {
+	return pgRetry(ctx, func() error { return p.inTxOnce(ctx, fn) })
+}
+
+// inTxOnce is one attempt of InTx.
+func (p *Postgres) inTxOnce(ctx context.Context, fn func(tx accounts.Tx) error) error {
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -53,6 +63,21 @@ func (p *Postgres) User(ctx context.Context, id int64) (accounts.User, error) {
 func (p *Postgres) Identities(ctx context.Context, userID int64) ([]accounts.Identity, error) {
 	return pgListIdentities(ctx, p.pool, userID)
 }
+
+// SessionUser returns the user, its deletion mark and its identities,
+// ordered by creation time, then ID, read in one statement (one snapshot,
+// one round trip); accounts.ErrNotFound when the user does not exist. It
+// implements accounts.SessionUserStore.
+func (p *Postgres) SessionUser(ctx context.Context, userID int64) (accounts.User, accounts.Deletion, []accounts.Identity, error) {
+	rows, err := p.pool.Query(ctx, sessionUserSelect+`$1 ORDER BY i.created_at, i.id`, userID)
+	if err != nil {
+		return accounts.User{}, accounts.Deletion{}, nil, fmt.Errorf("user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	return sessionUserResult(rows, userID)
+}
+
+var _ accounts.SessionUserStore = (*Postgres)(nil)
 
 // IdentityBySubject returns the identity (provider, subject), or
 // accounts.ErrNotFound; a read outside any transaction.

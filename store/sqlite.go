@@ -83,10 +83,14 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	db, err := sql.Open("sqlite", sqliteDSN(path))
+	// The writer keeps the statements it runs prepared (stmtCacheConnector):
+	// its writes, unlike the hot reads, come from everywhere, the session
+	// store and the provider emulator included.
+	wc, err := newStmtCacheConnector(sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	db := sql.OpenDB(wc)
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	if err := pingSQLite(ctx, db); err != nil {
@@ -124,6 +128,8 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*SQLite, erro
 		sessions: &SQLiteSessionStore{
 			SQLite3Store: sqlite3store.NewWithCleanupInterval(db, sessionCleanupInterval),
 			find:         stmts.sessionFind,
+			findIndexed:  stmts.sessionFindIndexed,
+			read:         read,
 		},
 	}, nil
 }
@@ -199,7 +205,9 @@ func (s *SQLite) SessionStore() *SQLiteSessionStore { return s.sessions }
 // served by a statement prepared on the read connections.
 type SQLiteSessionStore struct {
 	*sqlite3store.SQLite3Store
-	find *sql.Stmt
+	find        *sql.Stmt
+	findIndexed *sql.Stmt // sessionFindIndexedQuery
+	read        *sql.DB   // the readers, to know the index beside this store
 }
 
 // Find returns the data of an unexpired session; exists is false when
@@ -238,7 +246,7 @@ func (s *SQLite) Close() error {
 // sqliteStmts are the hot reads, prepared once on the read connections:
 // modernc.org/sqlite otherwise parses and plans every query afresh.
 type sqliteStmts struct {
-	user, sessionUser, identities, deletion, events, sessionGet, sessionFind *sql.Stmt
+	user, sessionUser, identities, deletion, events, sessionGet, sessionFind, sessionFindIndexed *sql.Stmt
 }
 
 // prepareSQLite prepares the statements of sqliteStmts on db.
@@ -255,6 +263,7 @@ func prepareSQLite(ctx context.Context, db *sql.DB) (*sqliteStmts, error) {
 		{&st.events, eventsQuery},
 		{&st.sessionGet, sessionGetQuery},
 		{&st.sessionFind, "SELECT data FROM sessions WHERE token = ? AND julianday('now') < expiry"},
+		{&st.sessionFindIndexed, sessionFindIndexedQuery},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -268,7 +277,7 @@ func prepareSQLite(ctx context.Context, db *sql.DB) (*sqliteStmts, error) {
 
 // close closes the statements prepared so far.
 func (st *sqliteStmts) close() {
-	for _, stmt := range []*sql.Stmt{st.user, st.sessionUser, st.identities, st.deletion, st.events, st.sessionGet, st.sessionFind} {
+	for _, stmt := range []*sql.Stmt{st.user, st.sessionUser, st.identities, st.deletion, st.events, st.sessionGet, st.sessionFind, st.sessionFindIndexed} {
 		if stmt != nil {
 			stmt.Close()
 		}

@@ -22,6 +22,7 @@ type querier interface {
 // nil, and rolls back when fn returns an error or panics; a panic is
 // re-raised after the rollback.
 func (s *SQLite) InTx(ctx context.Context, fn func(tx accounts.Tx) error) error {
+	dropPrefetchedUser(ctx)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -73,73 +74,119 @@ func (s *SQLite) Events(ctx context.Context, userID int64, limit int) ([]account
 // sessionUserQuery reads a user, its deletion mark and its identities
 // (ordered as listIdentities orders them) in one statement: one row per
 // identity, or one row of NULL identity columns when it has none.
-const sessionUserQuery = `SELECT u.id, u.display_name, u.avatar_url, u.primary_email, u.name_identity_id,
+const sessionUserQuery = sessionUserSelect + `? ORDER BY i.created_at, i.id`
+
+// sessionUserSelect is sessionUserQuery up to the user id's placeholder,
+// which differs between the engines.
+const sessionUserSelect = `SELECT u.id, u.display_name, u.avatar_url, u.primary_email, u.name_identity_id,
 		u.avatar_identity_id, u.created_at, u.updated_at, u.deleted_at, u.purge_after,
 		i.id, i.user_id, i.provider, i.subject, i.email, i.email_verified, i.name, i.nickname, i.avatar_url,
 		i.created_at, i.last_used_at
 	FROM users AS u LEFT JOIN identities AS i ON i.user_id = u.id
-	WHERE u.id = ? ORDER BY i.created_at, i.id`
+	WHERE u.id = `
 
 // SessionUser returns the user, its deletion mark and its identities,
 // ordered by creation time, then ID, read in one statement (one snapshot);
 // accounts.ErrNotFound when the user does not exist. It implements
-// accounts.SessionUserStore.
+// accounts.SessionUserStore. The request's first call may be answered
+// from what loading its session read (SQLiteSessionStore.FindIndexed).
 func (s *SQLite) SessionUser(ctx context.Context, userID int64) (accounts.User, accounts.Deletion, []accounts.Identity, error) {
-	fail := func(err error) (accounts.User, accounts.Deletion, []accounts.Identity, error) {
-		return accounts.User{}, accounts.Deletion{}, nil, fmt.Errorf("user %d: %w", userID, err)
+	if p, ok := takePrefetchedUser(ctx, userID); ok {
+		return p.u, p.d, p.ids, p.err // read with the session (SQLiteSessionStore.FindIndexed)
 	}
 	rows, err := s.stmts.sessionUser.QueryContext(ctx, userID)
 	if err != nil {
-		return fail(err)
+		return accounts.User{}, accounts.Deletion{}, nil, fmt.Errorf("user %d: %w", userID, err)
 	}
 	defer rows.Close()
+	return sessionUserResult(rows, userID)
+}
+
+// sessionRows is what sessionUserResult needs of *sql.Rows and pgx.Rows
+// alike.
+type sessionRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// sessionUserResult reads the rows of sessionUserQuery (either engine).
+func sessionUserResult(rows sessionRows, userID int64) (accounts.User, accounts.Deletion, []accounts.Identity, error) {
 	var (
-		u     accounts.User
-		d     accounts.Deletion
-		ids   []accounts.Identity
-		found bool
+		r   sessionUserRow
+		acc sessionUserAcc
 	)
+	dest := r.dest()
 	for rows.Next() {
-		var (
-			email                sql.NullString
-			nameSrc, avatarSrc   sql.NullInt64
-			created, updated     int64
-			deleted, purge       sql.NullInt64
-			iID, iUser           sql.NullInt64
-			iProvider, iSubject  sql.NullString
-			iEmail, iName, iNick sql.NullString
-			iAvatar              sql.NullString
-			iVerified            sql.NullBool
-			iCreated, iUsed      sql.NullInt64
-		)
-		if err := rows.Scan(&u.ID, &u.DisplayName, &u.AvatarURL, &email, &nameSrc, &avatarSrc, &created, &updated,
-			&deleted, &purge,
-			&iID, &iUser, &iProvider, &iSubject, &iEmail, &iVerified, &iName, &iNick, &iAvatar, &iCreated, &iUsed); err != nil {
-			return fail(err)
+		if err := rows.Scan(dest...); err != nil {
+			return accounts.User{}, accounts.Deletion{}, nil, fmt.Errorf("user %d: %w", userID, err)
 		}
-		if !found {
-			found = true
-			u.PrimaryEmail = email.String
-			u.NameIdentityID, u.AvatarIdentityID = nameSrc.Int64, avatarSrc.Int64
-			u.CreatedAt, u.UpdatedAt = fromNanos(created), fromNanos(updated)
-			d = deletionFrom(deleted, purge)
-		}
-		if !iID.Valid {
-			continue // the user has no identity
-		}
-		ids = append(ids, accounts.Identity{
-			ID: iID.Int64, UserID: iUser.Int64, Provider: iProvider.String, Subject: iSubject.String,
-			Email: iEmail.String, EmailVerified: iVerified.Bool, Name: iName.String, Nickname: iNick.String,
-			AvatarURL: iAvatar.String, CreatedAt: fromNanos(iCreated.Int64), LastUsedAt: fromNanos(iUsed.Int64),
-		})
+		acc.add(&r)
 	}
 	if err := rows.Err(); err != nil {
-		return fail(err)
+		return accounts.User{}, accounts.Deletion{}, nil, fmt.Errorf("user %d: %w", userID, err)
 	}
-	if !found {
-		return fail(accounts.ErrNotFound)
+	return acc.result(userID)
+}
+
+// sessionUserRow is one row of the user and identity columns of
+// sessionUserQuery: the user's columns (NULL when a left join found no
+// user), then one identity's (NULL when the user has none).
+type sessionUserRow struct {
+	uID                         sql.NullInt64
+	name, avatar, email         sql.NullString
+	nameSrc, avatarSrc          sql.NullInt64
+	created, updated            sql.NullInt64
+	deleted, purge              sql.NullInt64
+	iID, iUser                  sql.NullInt64
+	iProvider, iSubject, iEmail sql.NullString
+	iName, iNick, iAvatar       sql.NullString
+	iVerified                   sql.NullBool
+	iCreated, iUsed             sql.NullInt64
+}
+
+// dest is the row's scan destinations, in the order of the columns.
+func (r *sessionUserRow) dest() []any {
+	return []any{&r.uID, &r.name, &r.avatar, &r.email, &r.nameSrc, &r.avatarSrc, &r.created, &r.updated,
+		&r.deleted, &r.purge,
+		&r.iID, &r.iUser, &r.iProvider, &r.iSubject, &r.iEmail, &r.iVerified, &r.iName, &r.iNick, &r.iAvatar, &r.iCreated, &r.iUsed}
+}
+
+// sessionUserAcc collects sessionUserRows into a user and its identities.
+type sessionUserAcc struct {
+	u     accounts.User
+	d     accounts.Deletion
+	ids   []accounts.Identity
+	found bool
+}
+
+func (a *sessionUserAcc) add(r *sessionUserRow) {
+	if !r.uID.Valid {
+		return // no such user
 	}
-	return u, d, ids, nil
+	if !a.found {
+		a.found = true
+		a.u = accounts.User{ID: r.uID.Int64, DisplayName: r.name.String, AvatarURL: r.avatar.String,
+			PrimaryEmail: r.email.String, NameIdentityID: r.nameSrc.Int64, AvatarIdentityID: r.avatarSrc.Int64,
+			CreatedAt: fromNanos(r.created.Int64), UpdatedAt: fromNanos(r.updated.Int64)}
+		a.d = deletionFrom(r.deleted, r.purge)
+	}
+	if !r.iID.Valid {
+		return // the user has no identity
+	}
+	a.ids = append(a.ids, accounts.Identity{
+		ID: r.iID.Int64, UserID: r.iUser.Int64, Provider: r.iProvider.String, Subject: r.iSubject.String,
+		Email: r.iEmail.String, EmailVerified: r.iVerified.Bool, Name: r.iName.String, Nickname: r.iNick.String,
+		AvatarURL: r.iAvatar.String, CreatedAt: fromNanos(r.iCreated.Int64), LastUsedAt: fromNanos(r.iUsed.Int64),
+	})
+}
+
+// result is SessionUser's answer for userID.
+func (a *sessionUserAcc) result(userID int64) (accounts.User, accounts.Deletion, []accounts.Identity, error) {
+	if !a.found {
+		return accounts.User{}, accounts.Deletion{}, nil, fmt.Errorf("user %d: %w", userID, accounts.ErrNotFound)
+	}
+	return a.u, a.d, a.ids, nil
 }
 
 // sqliteTx is accounts.Tx on a SQLite transaction; keys seal provider

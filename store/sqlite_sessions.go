@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/linkport/linkport/accounts"
@@ -194,4 +195,103 @@ func scanSession(r rowScanner) (accounts.Session, error) {
 	s.IdentityID = identityID.Int64
 	s.CreatedAt, s.LastSeenAt = fromNanos(created), fromNanos(ls)
 	return s, nil
+}
+
+// sessionFindIndexedQuery reads an unexpired session's data, its index
+// row if any, and the user of that row with its identities (the columns
+// and order of sessionUserQuery): one row per identity, at least one.
+const sessionFindIndexedQuery = `SELECT s.data, i.token_hash, i.public_id, i.user_id, i.identity_id,
+		i.user_agent, i.ip, i.created_at, i.last_seen_at,
+		u.id, u.display_name, u.avatar_url, u.primary_email, u.name_identity_id,
+		u.avatar_identity_id, u.created_at, u.updated_at, u.deleted_at, u.purge_after,
+		d.id, d.user_id, d.provider, d.subject, d.email, d.email_verified, d.name, d.nickname, d.avatar_url,
+		d.created_at, d.last_used_at
+	FROM sessions AS s
+	LEFT JOIN session_index AS i ON i.token_hash = s.token
+	LEFT JOIN users AS u ON u.id = i.user_id
+	LEFT JOIN identities AS d ON d.user_id = u.id
+	WHERE s.token = ? AND julianday('now') < s.expiry
+	ORDER BY d.created_at, d.id`
+
+// FindIndexed is Find and SQLiteSessionIndex.Get of the same session in
+// one statement (one snapshot, one trip through the driver), for the
+// request that loads a session and then checks that it is still signed
+// in: hash is the session store's key of the token, which is also the
+// index row's. found is false when there is no unexpired session (and row
+// is then unset); indexed is false when the session has no index row.
+//
+// The same statement reads what SessionUser returns for the index row's
+// user: the returned context carries it, for one call of SQLite.SessionUser
+// with that user in this request, before any transaction of it.
+func (s *SQLiteSessionStore) FindIndexed(ctx context.Context, hash string) (_ context.Context, b []byte, found bool, row accounts.Session, indexed bool, err error) {
+	rows, err := s.findIndexed.QueryContext(ctx, hash)
+	if err != nil {
+		return ctx, nil, false, accounts.Session{}, false, fmt.Errorf("session store: find: %w", err)
+	}
+	defer rows.Close()
+	var (
+		tokenHash, publicID, userAgent, ip sql.NullString
+		userID, identityID                 sql.NullInt64
+		created, lastSeen                  sql.NullInt64
+		r                                  sessionUserRow
+		acc                                sessionUserAcc
+	)
+	dest := append([]any{&b, &tokenHash, &publicID, &userID, &identityID, &userAgent, &ip, &created, &lastSeen}, r.dest()...)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return ctx, nil, false, accounts.Session{}, false, fmt.Errorf("session store: find: %w", err)
+		}
+		found = true
+		acc.add(&r)
+	}
+	if err := rows.Err(); err != nil {
+		return ctx, nil, false, accounts.Session{}, false, fmt.Errorf("session store: find: %w", err)
+	}
+	if !found || !tokenHash.Valid {
+		return ctx, b, found, accounts.Session{}, false, nil
+	}
+	row = accounts.Session{
+		TokenHash: tokenHash.String, PublicID: publicID.String, UserID: userID.Int64, IdentityID: identityID.Int64,
+		UserAgent: userAgent.String, IP: ip.String, CreatedAt: fromNanos(created.Int64), LastSeenAt: fromNanos(lastSeen.Int64),
+	}
+	p := &prefetchedUser{userID: row.UserID}
+	p.u, p.d, p.ids, p.err = acc.result(row.UserID)
+	return context.WithValue(ctx, prefetchedUserKey{}, p), b, true, row, true, nil
+}
+
+// prefetchedUserKey is the context key of a *prefetchedUser.
+type prefetchedUserKey struct{}
+
+// prefetchedUser is SessionUser's answer for userID, read by FindIndexed.
+type prefetchedUser struct {
+	userID int64
+	u      accounts.User
+	d      accounts.Deletion
+	ids    []accounts.Identity
+	err    error
+	used   atomic.Bool // handed out, or a transaction began since
+}
+
+// takePrefetchedUser returns the prefetched answer for userID, once.
+func takePrefetchedUser(ctx context.Context, userID int64) (*prefetchedUser, bool) {
+	p, _ := ctx.Value(prefetchedUserKey{}).(*prefetchedUser)
+	if p == nil || p.userID != userID || !p.used.CompareAndSwap(false, true) {
+		return nil, false
+	}
+	return p, true
+}
+
+// dropPrefetchedUser makes the prefetched answer unusable: a transaction
+// may change the user.
+func dropPrefetchedUser(ctx context.Context) {
+	if p, _ := ctx.Value(prefetchedUserKey{}).(*prefetchedUser); p != nil {
+		p.used.Store(true)
+	}
+}
+
+// Indexes reports whether index is the session index that FindIndexed
+// reads: the SQLiteSessionIndex of the same database.
+func (s *SQLiteSessionStore) Indexes(index any) bool {
+	x, ok := index.(*SQLiteSessionIndex)
+	return ok && x.read == s.read
 }

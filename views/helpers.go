@@ -3,6 +3,7 @@ package views
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/a-h/templ"
 )
@@ -60,4 +61,46 @@ func (v IdentityView) DisplayOr() string {
 		return v.Name
 	}
 	return v.Label()
+}
+
+// navLink is one link of the signed-in navigation: a path and the
+// catalog key of its words.
+type navLink struct{ Path, Key string }
+
+// navLinks are the pages of the signed-in navigation, in reading order.
+func navLinks() []navLink {
+	return []navLink{
+		{"/accounts", "nav.accounts"},
+		{"/accounts/sessions", "nav.sessions"},
+		{"/accounts/activity", "nav.activity"},
+	}
+}
+
+// currentPath is the path of a page's own URL (Layout.Next), without its
+// query, for aria-current: page 2 of the timeline is still the timeline.
+func currentPath(next string) string {
+	path, _, _ := strings.Cut(next, "?")
+	return path
+}
+
+// themeChoice is one button of the theme switcher: the value it posts
+// and the catalog key of its words.
+type themeChoice struct{ Value, Key string }
+
+// themeChoices are the theme switcher's buttons; "system" follows the
+// browser's prefers-color-scheme.
+func themeChoices() []themeChoice {
+	return []themeChoice{
+		{"system", "layout.theme_system"},
+		{"light", "layout.theme_light"},
+		{"dark", "layout.theme_dark"},
+	}
+}
+
+// themeOrSystem is the theme switcher's current choice for Layout.Theme.
+func themeOrSystem(theme string) string {
+	if theme == "" {
+		return "system"
+	}
+	return theme
 }

@@ -1,8 +1,13 @@
 // Package views holds the templ components that render Linkport's screens.
 // Components take the small view-model structs declared here, never
 // database rows or provider types, so a screen can be rendered and tested
-// on its own.
+// on its own. Their words come from the catalogs of package locale, in the
+// language of the Locale that the rendering context carries; times are
+// time.Time values that the views format in that Locale's language and
+// zone.
 package views
+
+import "time"
 
 // Layout is what every full page needs besides its own content.
 type Layout struct {
@@ -14,6 +19,11 @@ type Layout struct {
 	SignedIn bool
 	UserName string
 	Nonce    string
+	// Next is the local path the switchers return to: this page.
+	Next string
+	// Theme is the colour scheme the person chose: "light" or "dark"; ""
+	// follows the browser's prefers-color-scheme.
+	Theme string
 }
 
 // Asset returns the hashed URL of a logical asset name.
@@ -29,6 +39,9 @@ type ProviderButton struct {
 	Name  string // URL name: google, facebook, x, or a configured OIDC name
 	Label string // "Google", "X (Twitter)"
 	Icon  string // hashed icon URL
+	// Unavailable marks a provider whose recent sign-ins failed at the
+	// provider: shown as "temporarily unavailable", still usable.
+	Unavailable bool
 }
 
 // LoginPage is the provider chooser.
@@ -49,10 +62,8 @@ type IdentityView struct {
 	Email         string
 	EmailVerified bool
 	AvatarURL     string
-	LinkedAt      string // formatted, UTC
-	LinkedAtISO   string
-	LastUsedAt    string
-	LastUsedISO   string
+	LinkedAt      time.Time
+	LastUsedAt    time.Time
 	Current       bool // the identity this session signed in with
 }
 
@@ -73,6 +84,10 @@ type ConnectedSection struct {
 	Identities    []IdentityView
 	NameSource    int64 // identity that supplies the display name
 	AvatarSource  int64 // identity that supplies the avatar
+	// DisplayName and AvatarURL are the profile as it is after a change,
+	// for the header that ConnectedUpdate sends along.
+	DisplayName string
+	AvatarURL   string
 }
 
 // EventView is one line of the security activity.
@@ -80,8 +95,7 @@ type EventView struct {
 	What     string
 	Provider string
 	IP       string
-	At       string
-	AtISO    string
+	At       time.Time
 }
 
 // LinkConfirmPage previews the provider account about to be connected.

@@ -55,6 +55,7 @@ type options struct {
 	sessions      int
 	db            string
 	sessionStore  string
+	profile       string // directory for CPU and allocation profiles, or ""
 }
 
 // run is the whole program, so the test can run it with tiny numbers.
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.sessions, "sessions", 100_000, "sessions the server holds when its memory is read (c)")
 	fs.StringVar(&o.db, "db", "sqlite", "sqlite, or a postgres://… URL to measure the PostgreSQL+Redis column too (the SQLite column is always measured)")
 	fs.StringVar(&o.sessionStore, "session-store", "", "session store of the PostgreSQL+Redis column, e.g. redis://127.0.0.1:6379/1")
+	fs.StringVar(&o.profile, "profile", "", "write the server's CPU and allocation profiles of each measured load into this directory (builds linkport with -tags linkport_pprof; with -linkport, pass a binary built so)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,7 +92,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	bin := o.linkport
 	if bin == "" {
 		fmt.Fprintln(stdout, "building linkport…")
-		if bin, err = buildLinkport(ctx, tmp); err != nil {
+		var tags []string
+		if o.profile != "" {
+			tags = append(tags, pprofTag)
+		}
+		if bin, err = buildLinkport(ctx, tmp, tags...); err != nil {
+			return err
+		}
+	}
+
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
 			return err
 		}
 	}
@@ -134,7 +146,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // them, as a busy one would.
 func measureColumn(ctx context.Context, bin string, o options, c *column, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "%s: starting linkport…\n", c.name)
-	srv, err := startServer(ctx, bin, c.settings)
+	srv, err := startServer(ctx, bin, c.settings, o.profile, profilePrefix(c.name))
 	var refused *refusedError
 	if errors.As(err, &refused) {
 		c.skipped, c.reason = "not available in this build", "linkport refused the settings: "+refused.line

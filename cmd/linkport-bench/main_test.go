@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +23,13 @@ func TestBenchPrintsTheTable(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin, err := buildLinkport(ctx, t.TempDir())
+	bin, err := buildLinkport(ctx, t.TempDir(), pprofTag)
 	if err != nil {
 		t.Skipf("cannot build linkport here: %v", err)
 	}
 	var out bytes.Buffer
-	args := []string{"-linkport", bin, "-duration=300ms", "-warmup=100ms", "-sessions=200",
+	profiles := t.TempDir()
+	args := []string{"-linkport", bin, "-duration=300ms", "-warmup=100ms", "-sessions=200", "-profile", profiles,
 		"-concurrency=8", "-signin-workers=4",
 		// An unreachable database: a build without PostgreSQL refuses
 		// it, one with PostgreSQL cannot connect; either way the column
@@ -62,6 +65,15 @@ func TestBenchPrintsTheTable(t *testing.T) {
 	}
 	if !strings.Contains(table, "Machine: ") {
 		t.Errorf("no machine line:\n%s", table)
+	}
+	// -profile: the server's profiles of each measured load.
+	for _, load := range []string{"healthz", "accounts", "signin"} {
+		for _, kind := range []string{"cpu", "allocs"} {
+			name := filepath.Join(profiles, "sqlite-"+load+"-"+kind+".pprof")
+			if fi, err := os.Stat(name); err != nil || fi.Size() == 0 {
+				t.Errorf("profile %s: %v", name, err)
+			}
+		}
 	}
 }
 

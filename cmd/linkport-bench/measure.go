@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -21,7 +22,9 @@ type load struct {
 	p50, p99 time.Duration
 	requests uint64
 	non200   uint64
-	cores    float64 // CPU the server used, in cores, while measured
+	cores    float64       // CPU the server used, in cores, while measured
+	perReq   time.Duration // server CPU per request: less noisy than rates on a shared machine
+	ownCores float64       // CPU the load generator (this process) used, in cores
 }
 
 // pages is figure (a).
@@ -77,7 +80,7 @@ func measurePages(ctx context.Context, srv *server, o options) (pages, error) {
 // the warm-up, then for the measurement. Anything but 200 is an error.
 func attack(ctx context.Context, srv *server, path string, header http.Header, o options) (load, error) {
 	target := srv.base + path
-	hit := func(d time.Duration) (load, error) {
+	hit := func(d time.Duration, profile bool) (load, error) {
 		n := uint64(o.concurrency)
 		atk := vegeta.NewAttacker(
 			vegeta.Workers(n), vegeta.MaxWorkers(n),
@@ -89,13 +92,24 @@ func attack(ctx context.Context, srv *server, path string, header http.Header, o
 		defer stop()
 		tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: target, Header: header})
 		var m vegeta.Metrics
-		cpu0, t0 := srv.cpu(), time.Now()
+		wait := func() error { return nil }
+		if profile {
+			wait = srv.startProfile(ctx, strings.TrimPrefix(path, "/"), d)
+		}
+		cpu0, own0, t0 := srv.cpu(), ownCPU(), time.Now()
 		for res := range atk.Attack(tr, vegeta.Rate{}, d, target) {
 			m.Add(res)
 		}
 		m.Close()
+		if err := wait(); err != nil {
+			return load{}, err
+		}
+		used := srv.cpu() - cpu0
 		l := load{rps: m.Throughput, p50: m.Latencies.P50, p99: m.Latencies.P99, requests: m.Requests,
-			cores: (srv.cpu() - cpu0).Seconds() / time.Since(t0).Seconds()}
+			cores: used.Seconds() / time.Since(t0).Seconds(), ownCores: (ownCPU() - own0).Seconds() / time.Since(t0).Seconds()}
+		if m.Requests > 0 {
+			l.perReq = used / time.Duration(m.Requests)
+		}
 		for code, count := range m.StatusCodes {
 			if code != "200" {
 				l.non200 += uint64(count)
@@ -107,11 +121,11 @@ func attack(ctx context.Context, srv *server, path string, header http.Header, o
 		return l, ctx.Err()
 	}
 	if o.warmup > 0 {
-		if _, err := hit(o.warmup); err != nil {
+		if _, err := hit(o.warmup, false); err != nil {
 			return load{}, err
 		}
 	}
-	return hit(o.duration)
+	return hit(o.duration, true)
 }
 
 // signIns is figure (b).
@@ -121,7 +135,9 @@ type signIns struct {
 	errors   int // over warm-up and measurement
 	firstErr string
 	p50, p99 time.Duration
-	cores    float64 // CPU the server used, in cores, while measured
+	cores    float64       // CPU the server used, in cores, while measured
+	perOne   time.Duration // server CPU per completed sign-in
+	ownCores float64       // CPU the load generator (this process) used, in cores
 }
 
 func (s signIns) ok() bool { return s.errors == 0 }
@@ -169,14 +185,33 @@ func measureSignIns(ctx context.Context, srv *server, o options) (signIns, error
 	case <-time.After(time.Until(from)):
 	case <-ctx.Done():
 	}
-	cpuFrom := srv.cpu()
+	cpuFrom, ownFrom := srv.cpu(), ownCPU()
+	wait := srv.startProfile(ctx, "signin", o.duration)
 	wg.Wait()
+	if err := wait(); err != nil {
+		return out, err
+	}
 	// The last sign-ins end after the window: their CPU counts too, over
 	// the time they took.
-	out.cores = (srv.cpu() - cpuFrom).Seconds() / time.Since(from).Seconds()
+	used := srv.cpu() - cpuFrom
+	out.cores = used.Seconds() / time.Since(from).Seconds()
+	out.ownCores = (ownCPU() - ownFrom).Seconds() / time.Since(from).Seconds()
+	if out.count > 0 {
+		// The window's share of the sign-ins that ran past it.
+		out.perOne = time.Duration(float64(used) * o.duration.Seconds() / time.Since(from).Seconds() / float64(out.count))
+	}
 	out.perSec = float64(out.count) / o.duration.Seconds()
 	out.p50, out.p99 = quantile(latencies, 0.50), quantile(latencies, 0.99)
 	return out, ctx.Err()
+}
+
+// ownCPU is the CPU time this process has used, user and system.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func quantile(ds []time.Duration, q float64) time.Duration {

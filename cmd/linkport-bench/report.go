@@ -140,11 +140,11 @@ func printReport(w io.Writer, o options, cols []*column, m machine) {
 			continue
 		}
 		p := c.pages
-		fmt.Fprintf(w, "%s: /healthz %s req/s (p50 %s, p99 %s, %d requests, server on %.1f cores); /accounts %s req/s (p50 %s, p99 %s, %d requests, server on %.1f cores). ",
-			c.name, count(p.healthz.rps), ms(p.healthz.p50), ms(p.healthz.p99), p.healthz.requests, p.healthz.cores,
-			count(p.accounts.rps), ms(p.accounts.p50), ms(p.accounts.p99), p.accounts.requests, p.accounts.cores)
-		fmt.Fprintf(w, "Sign-ins: %d in %s, server on %.1f cores. Sessions: %d made in %s (%s/s).",
-			c.signIns.count, o.duration, c.signIns.cores, c.memory.sessions, c.memory.elapsed.Round(100*time.Millisecond),
+		fmt.Fprintf(w, "%s: /healthz %s req/s (p50 %s, p99 %s, %d requests, server on %.1f cores, %s CPU each, load generator on %.1f cores); /accounts %s req/s (p50 %s, p99 %s, %d requests, server on %.1f cores, %s CPU each, load generator on %.1f cores). ",
+			c.name, count(p.healthz.rps), ms(p.healthz.p50), ms(p.healthz.p99), p.healthz.requests, p.healthz.cores, us(p.healthz.perReq), p.healthz.ownCores,
+			count(p.accounts.rps), ms(p.accounts.p50), ms(p.accounts.p99), p.accounts.requests, p.accounts.cores, us(p.accounts.perReq), p.accounts.ownCores)
+		fmt.Fprintf(w, "Sign-ins: %d in %s, server on %.1f cores, %s CPU each, load generator on %.1f cores. Sessions: %d made in %s (%s/s).",
+			c.signIns.count, o.duration, c.signIns.cores, us(c.signIns.perOne), c.signIns.ownCores, c.memory.sessions, c.memory.elapsed.Round(100*time.Millisecond),
 			count(float64(c.memory.sessions)/c.memory.elapsed.Seconds()))
 		var files []string
 		for _, f := range c.weight.files {
@@ -168,6 +168,8 @@ func verdict(ok bool) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func us(d time.Duration) string { return count(float64(d)/float64(time.Microsecond)) + " µs" }
 
 func kb(n int) string { return fmt.Sprintf("%.1f KB", float64(n)/1e3) }
 

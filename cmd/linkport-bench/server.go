@@ -20,9 +20,14 @@ import (
 
 // buildLinkport builds cmd/linkport into dir, as `make build` does, and
 // returns the binary's path. It works from anywhere inside the module.
-func buildLinkport(ctx context.Context, dir string) (string, error) {
+// Tags are added to the build (pprofTag for -profile).
+func buildLinkport(ctx context.Context, dir string, tags ...string) (string, error) {
 	bin := filepath.Join(dir, "linkport")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "github.com/linkport/linkport/cmd/linkport")
+	args := []string{"build", "-trimpath", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "github.com/linkport/linkport/cmd/linkport")...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/linkport (run from the module, or pass -linkport): %v\n%s", err, out)
@@ -37,6 +42,10 @@ type server struct {
 	logs *tailBuffer
 	done chan struct{}
 	err  error // the process's exit, once done is closed
+
+	pprof   string // http://127.0.0.1:port of its pprof listener, or ""
+	profDir string // where profiles go
+	profPre string // file name prefix of this server's profiles
 }
 
 // refusedError is a server that stopped at start-up on a bad setting (exit
@@ -51,7 +60,10 @@ func (e *refusedError) Error() string { return "linkport refused its settings: "
 // Rate limits stay on, as in production: the sign-in budget is per client
 // IP, so the benchmark sends each sign-in as another client behind a
 // trusted proxy (X-Forwarded-For from 127.0.0.1, addresses in 127/8).
-func startServer(ctx context.Context, bin string, settings map[string]string) (*server, error) {
+//
+// With profDir set, the server (built with pprofTag) also serves
+// net/http/pprof on a loopback port of its own.
+func startServer(ctx context.Context, bin string, settings map[string]string, profDir, profPre string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -67,6 +79,15 @@ func startServer(ctx context.Context, bin string, settings map[string]string) (*
 	for k, v := range settings {
 		env[k] = v
 	}
+	var pprofBase string
+	if profDir != "" {
+		pp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		env["LINKPORT_PPROF_ADDR"] = "127.0.0.1:" + strconv.Itoa(pp)
+		pprofBase = "http://" + env["LINKPORT_PPROF_ADDR"]
+	}
 	var environ []string
 	for _, kv := range os.Environ() {
 		// The developer's own settings must not change what is measured.
@@ -77,7 +98,8 @@ func startServer(ctx context.Context, bin string, settings map[string]string) (*
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
-	s := &server{base: base, logs: &tailBuffer{max: 16 << 10}, done: make(chan struct{})}
+	s := &server{base: base, logs: &tailBuffer{max: 16 << 10}, done: make(chan struct{}),
+		pprof: pprofBase, profDir: profDir, profPre: profPre}
 	// -env-file= : a .env in the working directory is not read either.
 	s.cmd = exec.Command(bin, "-env-file=")
 	s.cmd.Env = environ

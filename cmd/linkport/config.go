@@ -45,6 +45,12 @@ type config struct {
 	FacebookClientSecret string   `env:"LINKPORT_FACEBOOK_CLIENT_SECRET"`
 	XClientID            string   `env:"LINKPORT_X_CLIENT_ID"`
 	XClientSecret        string   `env:"LINKPORT_X_CLIENT_SECRET"`
+	KakaoClientID        string   `env:"LINKPORT_KAKAO_CLIENT_ID"`
+	KakaoClientSecret    string   `env:"LINKPORT_KAKAO_CLIENT_SECRET"`
+	NaverClientID        string   `env:"LINKPORT_NAVER_CLIENT_ID"`
+	NaverClientSecret    string   `env:"LINKPORT_NAVER_CLIENT_SECRET"`
+	GitHubClientID       string   `env:"LINKPORT_GITHUB_CLIENT_ID"`
+	GitHubClientSecret   string   `env:"LINKPORT_GITHUB_CLIENT_SECRET"`
 	OIDCProviders        []string `env:"LINKPORT_OIDC_PROVIDERS" envSeparator:","`
 
 	baseURL     *url.URL
@@ -198,16 +204,20 @@ func (c *config) validate(vars map[string]string) error {
 		{"GOOGLE", c.GoogleClientID, c.GoogleClientSecret},
 		{"FACEBOOK", c.FacebookClientID, c.FacebookClientSecret},
 		{"X", c.XClientID, c.XClientSecret},
+		{"KAKAO", c.KakaoClientID, c.KakaoClientSecret},
+		{"NAVER", c.NaverClientID, c.NaverClientSecret},
+		{"GITHUB", c.GitHubClientID, c.GitHubClientSecret},
 	} {
 		if (pair[1] == "") != (pair[2] == "") {
 			return badSetting("LINKPORT_"+pair[0]+"_CLIENT_SECRET", "set both LINKPORT_%[1]s_CLIENT_ID and LINKPORT_%[1]s_CLIENT_SECRET, or neither", pair[0])
 		}
 	}
-	seen := map[string]bool{"google": true, "facebook": true, "x": true, "confirm": true, "switch": true, "conflict": true, "error": true}
+	seen := map[string]bool{"google": true, "facebook": true, "x": true, "kakao": true, "naver": true, "github": true,
+		"confirm": true, "switch": true, "conflict": true, "error": true}
 	for _, name := range c.OIDCProviders {
 		name = strings.TrimSpace(name)
 		if !providerName.MatchString(name) || seen[name] {
-			return badSetting("LINKPORT_OIDC_PROVIDERS", "%q must be a new lower-case name (letters, digits, -), not google, facebook, x or a word the portal uses in its URLs (confirm, switch, conflict, error)", name)
+			return badSetting("LINKPORT_OIDC_PROVIDERS", "%q must be a new lower-case name (letters, digits, -), not a built-in provider (google, facebook, x, kakao, naver, github) or a word the portal uses in its URLs (confirm, switch, conflict, error)", name)
 		}
 		seen[name] = true
 		prefix := "LINKPORT_OIDC_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"

@@ -17,6 +17,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	// The time zones people choose (the tz cookie) load from the binary
+	// on machines without a zoneinfo database, such as distroless images.
+	_ "time/tzdata"
 
 	"github.com/linkport/linkport/accounts"
 	"github.com/linkport/linkport/handlers"
@@ -68,7 +71,9 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc := accounts.NewService(db, nil)
+	// db.Store, not db: the wrapper would hide what the store offers
+	// beyond accounts.Store (the one-query accounts.SessionUserStore).
+	svc := accounts.NewService(db.Store, nil)
 	svc.SetDeletionGrace(cfg.DeletionGrace)
 	defer startPurger(ctx, svc, log, purgeEvery)()
 	sessions := handlers.NewSessionManager(db.SessionStore(), cfg.baseURL, cfg.SessionLifetime)
@@ -84,6 +89,11 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		TrustedProxies: cfg.TrustedProxies,
 		IdleTimeout:    cfg.SessionIdle,
 		StepUpAge:      cfg.StepUpAge,
+	}
+	if db.redis != nil {
+		// Instances sharing the sessions share the rate limits too, so the
+		// budgets hold for the site, not per instance (B-09c).
+		hc.RateLimits.Store = db.redis.rates()
 	}
 	if emu != nil {
 		hc.Emulator = emu.Handler()

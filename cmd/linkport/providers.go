@@ -10,9 +10,9 @@ import (
 )
 
 // buildProviders makes the registry from the configuration. With the
-// emulator on, Google, Facebook and X are the local emulator's; real
-// credentials for them are ignored. Generic OpenID Connect providers come
-// after them, in the order configured.
+// emulator on, Google, Facebook, X, Kakao, Naver and GitHub are the local
+// emulator's; real credentials for them are ignored. Generic OpenID
+// Connect providers come after them, in the order configured.
 func buildProviders(ctx context.Context, cfg config, db *sql.DB) (*providers.Registry, *emulator.Emulator, error) {
 	base := cfg.baseURL.String()
 	var list []*providers.Provider
@@ -46,6 +46,27 @@ func buildProviders(ctx context.Context, cfg config, db *sql.DB) (*providers.Reg
 			p, err := providers.NewX(providers.XConfig{Common: common("x", cfg.XClientID, cfg.XClientSecret)})
 			if err != nil {
 				return nil, nil, badSetting("LINKPORT_X_CLIENT_ID", "%v", err)
+			}
+			list = append(list, p)
+		}
+		if cfg.KakaoClientID != "" {
+			p, err := providers.NewKakao(providers.KakaoConfig{Common: common("kakao", cfg.KakaoClientID, cfg.KakaoClientSecret)})
+			if err != nil {
+				return nil, nil, badSetting("LINKPORT_KAKAO_CLIENT_ID", "%v", err)
+			}
+			list = append(list, p)
+		}
+		if cfg.NaverClientID != "" {
+			p, err := providers.NewNaver(providers.NaverConfig{Common: common("naver", cfg.NaverClientID, cfg.NaverClientSecret)})
+			if err != nil {
+				return nil, nil, badSetting("LINKPORT_NAVER_CLIENT_ID", "%v", err)
+			}
+			list = append(list, p)
+		}
+		if cfg.GitHubClientID != "" {
+			p, err := providers.NewGitHub(providers.GitHubConfig{Common: common("github", cfg.GitHubClientID, cfg.GitHubClientSecret)})
+			if err != nil {
+				return nil, nil, badSetting("LINKPORT_GITHUB_CLIENT_ID", "%v", err)
 			}
 			list = append(list, p)
 		}

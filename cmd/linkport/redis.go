@@ -41,9 +41,10 @@ var errRedisBusy = errors.New("redis session store: all connections busy")
 // redisMaxConns. It is an scs.CtxStore, so the readiness probe reaches it.
 // Keys are prefix + the token's hash (scs's HashTokenInStore).
 type redisSessions struct {
-	store *redisstore.RedisStore
-	pool  *redis.Pool
-	slots chan struct{}
+	store  *redisstore.RedisStore
+	pool   *redis.Pool
+	slots  chan struct{}
+	prefix string
 }
 
 // newRedisSessions makes the pool for the Redis URL (checked by
@@ -74,9 +75,10 @@ func newRedisSessions(rawURL, prefix string) *redisSessions {
 		},
 	}
 	return &redisSessions{
-		store: redisstore.NewWithPrefix(pool, prefix),
-		pool:  pool,
-		slots: make(chan struct{}, redisMaxConns),
+		store:  redisstore.NewWithPrefix(pool, prefix),
+		pool:   pool,
+		slots:  make(chan struct{}, redisMaxConns),
+		prefix: prefix,
 	}
 }
 
@@ -215,4 +217,65 @@ func (x redisIndex) forget(ctx context.Context, list []accounts.Session, match f
 			_ = x.sessions.DeleteCtx(ctx, s.TokenHash)
 		}
 	}
+}
+
+// rateScript is GCRA, the generic cell rate algorithm, as one atomic
+// script: KEYS[1] holds the theoretical arrival time (TAT) in microseconds
+// of Redis's own clock, so instances whose clocks differ still agree.
+// ARGV[1] is the burst, ARGV[2] the emission interval in microseconds. It
+// returns 0 and moves the TAT when a request is allowed, else the
+// microseconds until one is, and changes nothing. The key expires when
+// its budget is full again, so idle clients leave nothing behind.
+// Numbers are written with %d: Lua would print a 16-digit float with an
+// exponent.
+var rateScript = redis.NewScript(1, `
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local burst = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local newTAT = tat + interval
+local allowAt = newTAT - burst * interval
+if now < allowAt then
+  return allowAt - now
+end
+local ttl = math.ceil((newTAT - now) / 1000)
+redis.call('SET', KEYS[1], string.format('%d', newTAT), 'PX', string.format('%d', ttl))
+return 0
+`)
+
+// redisRates is handlers.RateStore in the session store's Redis, so that
+// every instance enforces one budget per client and per user (B-09c,
+// E-12c). It shares the pool's connections and slots with the sessions;
+// keys are LINKPORT_REDIS_PREFIX + "ratelimit:" + the limiter's key. It
+// was written rather than taken from a library: go-redis/redis_rate would
+// bring a second Redis client, and throttled's redigostore makes up to ten
+// compare-and-swap round trips a request where one script does.
+type redisRates struct{ r *redisSessions }
+
+// rates is the rate-limit store on the same Redis.
+func (r *redisSessions) rates() redisRates { return redisRates{r} }
+
+// Take implements handlers.RateStore.
+func (x redisRates) Take(ctx context.Context, key string, rt handlers.Rate) (time.Duration, error) {
+	if rt.Events <= 0 || rt.Per <= 0 {
+		return 0, errors.New("redis rate limits: empty budget")
+	}
+	if err := x.r.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer x.r.release()
+	conn, err := x.r.pool.GetContext(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("redis rate limits: %w", err)
+	}
+	defer conn.Close()
+	interval := max((rt.Per / time.Duration(rt.Events)).Microseconds(), 1)
+	wait, err := redis.Int64(rateScript.DoContext(ctx, conn, x.r.prefix+"ratelimit:"+key, rt.Events, interval))
+	if err != nil {
+		return 0, fmt.Errorf("redis rate limits: %w", err)
+	}
+	return time.Duration(wait) * time.Microsecond, nil
 }

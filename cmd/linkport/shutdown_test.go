@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -169,5 +172,120 @@ func TestE14c_SlowHeadersDisconnected(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// E-14b: the order of teardown is the HTTP server (drained), then the
+// session store's cleanup, then the database. A signed-in person's sign-out
+// is in flight when the shutdown begins: its headers are in, and it
+// waits for its body (Expect: 100-continue shows the handler is reading
+// it) until the listener has closed. Then it goes on, with the session
+// store, the session index and the audit log, and answers 303; run
+// returns nil, and nothing like "sql: database is closed" or "closed
+// pool" is logged. On SQLite, and on PostgreSQL with the sessions in
+// Redis (the Redis pool closes with the database, after the drain).
+func TestE14b_TeardownAfterDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  func(t *testing.T, addr string) []string
+	}{
+		{"sqlite", func(t *testing.T, addr string) []string {
+			return []string{
+				"LINKPORT_ADDR=" + addr, "LINKPORT_BASE_URL=http://" + addr,
+				"LINKPORT_DATABASE_URL=" + filepath.Join(t.TempDir(), "linkport.db"),
+				"LINKPORT_EMULATOR=on", "LINKPORT_LOG_FORMAT=json",
+			}
+		}},
+		{"postgres and redis", func(t *testing.T, addr string) []string {
+			redisAddr := testRedisAddr(t)
+			env := redisEnv(t, addr, redisAddr, testRedisPrefix(t, redisAddr))
+			dbURL := postgresSchemaURL(t)
+			for i, kv := range env {
+				if strings.HasPrefix(kv, "LINKPORT_DATABASE_URL=") {
+					env[i] = "LINKPORT_DATABASE_URL=" + dbURL
+				}
+			}
+			return env
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := freePort(t)
+			base := "http://" + addr
+			in := start(t, tc.env(t, addr))
+			waitHealthy(t, base, in)
+			ada := signInAs(t, base, "ada-14b", "Ada Lovelace", "ada14b@example.com")
+			token := hiddenFields(get(t, ada, base+"/accounts")).Get("csrf_token")
+			u, _ := url.Parse(base)
+			var cookie string
+			for _, c := range ada.Jar.Cookies(u) {
+				if c.Name == "linkport" {
+					cookie = c.Value
+				}
+			}
+			if token == "" || cookie == "" {
+				t.Fatal("signed in without a session cookie or CSRF token")
+			}
+
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+			body := url.Values{"csrf_token": {token}}.Encode()
+			fmt.Fprintf(conn, "POST /logout HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nCookie: linkport=%s\r\n"+
+				"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"+
+				"Expect: 100-continue\r\nConnection: close\r\n\r\n", addr, base, cookie, len(body))
+			r := bufio.NewReader(conn)
+			line, err := r.ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+				t.Fatalf("want 100 Continue once the handler reads the body, got %q %v", line, err)
+			}
+			if blank, _ := r.ReadString('\n'); blank != "\r\n" {
+				t.Fatalf("100 Continue followed by %q", blank)
+			}
+
+			in.cancel() // SIGTERM
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				c, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					break // the listener is closed: the shutdown is under way
+				}
+				c.Close()
+				if time.Now().After(deadline) {
+					t.Fatal("the listener is still open 5 s after the shutdown began")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+
+			if _, err := io.WriteString(conn, body); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatalf("the sign-out in flight got no answer: %v\n%s", err, in.out.String())
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/login?signed_out=1" {
+				t.Errorf("sign-out in flight: %d %q, want 303 /login?signed_out=1\n%s", res.StatusCode, res.Header.Get("Location"), in.out.String())
+			}
+			select {
+			case err := <-in.done:
+				if err != nil {
+					t.Fatalf("run returned %v", err)
+				}
+			case <-time.After(35 * time.Second):
+				t.Fatal("run did not return")
+			}
+			logs := in.out.String()
+			for _, bad := range []string{"database is closed", "closed pool", "pool is closed", `"level":"ERROR"`} {
+				if strings.Contains(logs, bad) {
+					t.Errorf("logged %q during the drain:\n%s", bad, logs)
+				}
+			}
+			if !strings.Contains(logs, `"msg":"stopped"`) {
+				t.Errorf("no graceful stop logged:\n%s", logs)
+			}
+		})
 	}
 }

@@ -117,7 +117,7 @@ func parseAuthRequest(prov provider, c Client, v url.Values) (authRequest, *auth
 		return fail("invalid_request", "code_challenge must be 43 base64url characters (an S256 hash)")
 	case prov.requirePKCE && a.CodeChallenge == "":
 		return fail("invalid_request", "%s requires PKCE: code_challenge and code_challenge_method=S256", prov.title)
-	case prov.name != "facebook" && strings.TrimSpace(a.Scope) == "":
+	case prov.name != "facebook" && !prov.noScope && strings.TrimSpace(a.Scope) == "":
 		return fail("invalid_request", "scope is missing")
 	}
 	return a, nil

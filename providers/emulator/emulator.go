@@ -1,6 +1,8 @@
 // Package emulator is a local stand-in for the identity providers Linkport
 // signs people in with: Google (OpenID Connect), Facebook (OAuth 2.0 and the
-// Graph /me endpoint) and X (OAuth 2.0 with PKCE and /2/users/me).
+// Graph /me endpoint), X (OAuth 2.0 with PKCE and /2/users/me), Kakao
+// (OAuth 2.0 with PKCE and /v2/user/me), Naver (OAuth 2.0 and /v1/nid/me)
+// and GitHub (OAuth 2.0 with PKCE, /user and /user/emails).
 //
 // It exists so that a newcomer can run the portal and sign in without
 // registering real OAuth applications, and so that tests can drive complete
@@ -47,7 +49,8 @@ type Config struct {
 	// trailing slash, e.g. "http://localhost:8080/_emulator".
 	BaseURL string
 	// Clients holds the registered client per provider, keyed "google",
-	// "facebook" and "x". A provider without a client answers 404.
+	// "facebook", "x", "kakao", "naver" and "github". A provider without a
+	// client answers 404.
 	Clients map[string]Client
 	// Now is the clock; nil means time.Now. Tests inject one to expire
 	// codes and tokens.
@@ -73,7 +76,7 @@ type Emulator struct {
 // Errors returned by the API. Handlers translate them to OAuth error answers.
 var (
 	// ErrUnknownProvider is returned for a provider name other than
-	// "google", "facebook" or "x".
+	// "google", "facebook", "x", "kakao", "naver" or "github".
 	ErrUnknownProvider = errors.New("emulator: unknown provider")
 	// ErrNoClient is returned when the provider has no registered client.
 	ErrNoClient = errors.New("emulator: provider has no registered client")

@@ -20,6 +20,9 @@ var testClients = map[string]Client{
 	"google":   {ID: "google-client", Secret: "google-secret", RedirectURI: "http://portal.test/auth/google/callback"},
 	"facebook": {ID: "facebook-client", Secret: "facebook-secret", RedirectURI: "http://portal.test/auth/facebook/callback"},
 	"x":        {ID: "x-client", Secret: "x-secret", RedirectURI: "http://portal.test/auth/x/callback"},
+	"kakao":    {ID: "kakao-client", Secret: "kakao-secret", RedirectURI: "http://portal.test/auth/kakao/callback"},
+	"naver":    {ID: "naver-client", Secret: "naver-secret", RedirectURI: "http://portal.test/auth/naver/callback"},
+	"github":   {ID: "github-client", Secret: "github-secret", RedirectURI: "http://portal.test/auth/github/callback"},
 }
 
 // openDB opens a SQLite file in a temporary directory, as the portal does.

@@ -26,7 +26,7 @@ const pageTemplates = `
 <link rel="stylesheet" href="{{.Base}}/emulator.css">
 </head>
 <body>
-<p class="banner" role="note" data-testid="emulator-banner"><strong>Local provider emulator — not the real {{.Provider}}.</strong> For development and tests only.</p>
+<header><p class="banner" role="note" data-testid="emulator-banner"><strong>Local provider emulator — not the real {{.Provider}}.</strong> For development and tests only.</p></header>
 <main>
 {{end}}
 
@@ -58,8 +58,10 @@ It will be sent back to <code>{{.RedirectURI}}</code>.</p>
 <p><label for="emulator-email">Email</label>
 <input id="emulator-email" name="email" type="email" maxlength="254" autocomplete="off"></p>
 <p><input id="emulator-email-verified" name="email_verified" type="checkbox" value="on" checked>
-<label for="emulator-email-verified">Email address is verified{{if eq .ProviderName "facebook"}} (Facebook never tells the application){{end}}</label></p>
-{{if eq .ProviderName "x"}}<p><label for="emulator-username">Username (optional)</label>
+<label for="emulator-email-verified">Email address is verified{{if eq .ProviderName "facebook"}} (Facebook never tells the application){{else if eq .ProviderName "naver"}} (Naver never tells the application){{end}}</label></p>
+{{if or (eq .ProviderName "kakao") (eq .ProviderName "naver") (eq .ProviderName "github")}}<p><input id="emulator-share-email" name="share_email" type="checkbox" value="on" checked>
+<label for="emulator-share-email">Share the email address with the application (unchecked: {{.Provider}} gives it none, as for a person who declines the email item or has no verified address)</label></p>
+{{end}}{{if or (eq .ProviderName "x") (eq .ProviderName "github") (eq .ProviderName "naver")}}<p><label for="emulator-username">{{if eq .ProviderName "naver"}}Nickname{{else}}Username{{end}} (optional)</label>
 <input id="emulator-username" name="username" type="text" maxlength="50" autocomplete="off"></p>
 {{end}}<p><label for="emulator-sub">Subject / user id (optional; generated when empty)</label>
 <input id="emulator-sub" name="sub" type="text" maxlength="255" autocomplete="off"></p>
@@ -86,13 +88,17 @@ It will be sent back to <code>{{.RedirectURI}}</code>.</p>
 `
 
 // stylesheet is served at /emulator.css; plain and loud, so nobody mistakes
-// the page for the real provider.
+// the page for the real provider. Its controls are 44 px touch targets,
+// as the portal's are.
 const stylesheet = `body{font-family:system-ui,sans-serif;max-width:40rem;margin:0 auto;padding:1rem;line-height:1.4}
 .banner{background:#ffe14d;border:3px dashed #a00;padding:.75rem;color:#000}
 .error{background:#fdd;border:1px solid #a00;padding:.5rem}
 .people{list-style:none;padding:0}.people li{margin:.25rem 0}
-button{font:inherit;padding:.3rem .8rem;cursor:pointer}
-label{display:inline-block;min-width:8rem}`
+button,input{font:inherit;min-height:44px;max-width:100%}
+button{min-width:44px;padding:.3rem .8rem;cursor:pointer}
+input[type=checkbox]{min-height:0;width:1.5rem;height:1.5rem;vertical-align:middle}
+label{display:inline-block;min-width:8rem}
+code{overflow-wrap:anywhere}`
 
 // pages holds the parsed templates.
 type pages struct{ t *template.Template }

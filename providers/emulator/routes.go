@@ -17,6 +17,12 @@ type provider struct {
 	sendsIss      bool   // Google adds the RFC 9207 iss parameter to its redirects
 	subDigits     int    // length of generated subjects, as at the real provider
 	scopeSep      string // Facebook separates scopes with commas, the others with spaces
+	// noScope: Naver takes no scope parameter; what it releases is set on
+	// the application's page at Naver Developers.
+	noScope bool
+	// numericSub: Kakao and GitHub ids are JSON numbers, so a subject
+	// must be digits.
+	numericSub bool
 }
 
 // providers is read-only after package initialisation.
@@ -24,6 +30,9 @@ var providers = map[string]provider{
 	"google":   {name: "google", title: "Google", authorizePath: "/google/authorize", sendsIss: true, subDigits: 21, scopeSep: " "},
 	"facebook": {name: "facebook", title: "Facebook", authorizePath: "/facebook/dialog/oauth", subDigits: 16, scopeSep: ","},
 	"x":        {name: "x", title: "X", authorizePath: "/x/i/oauth2/authorize", requirePKCE: true, subDigits: 19, scopeSep: " "},
+	"kakao":    {name: "kakao", title: "Kakao", authorizePath: "/kakao/oauth/authorize", subDigits: 10, scopeSep: " ", numericSub: true},
+	"naver":    {name: "naver", title: "Naver", authorizePath: "/naver/oauth2.0/authorize", subDigits: 8, scopeSep: " ", noScope: true},
+	"github":   {name: "github", title: "GitHub", authorizePath: "/github/login/oauth/authorize", subDigits: 9, scopeSep: " ", numericSub: true},
 }
 
 // graphVersion matches the optional version segment of Facebook URLs
@@ -60,6 +69,10 @@ func (e *Emulator) routes() http.Handler {
 	ep("POST /x/2/oauth2/token", "x", "token", e.xToken)
 	ep("GET /x/2/users/me", "x", "me", e.xUsersMe)
 	ep("POST /x/2/oauth2/revoke", "x", "revoke", e.revoke("x"))
+
+	e.kakaoRoutes(mux)
+	e.naverRoutes(mux)
+	e.githubRoutes(mux)
 
 	mux.HandleFunc("GET /avatar/{provider}/{file}", e.avatar)
 	mux.HandleFunc("GET /emulator.css", e.stylesheet)
