@@ -420,3 +420,38 @@ func TestSignOutKeepsLanguage(t *testing.T) {
 		t.Error("the switcher's next keeps ?lang=, which would undo the next choice")
 	}
 }
+
+// The refusal of a cross-site request answers before the router, and so
+// before the localize middleware: it still speaks the person's language
+// (from the lang cookie or Accept-Language), and mints no session.
+func TestCrossSiteRefusalLocalized(t *testing.T) {
+	for _, tc := range []struct {
+		name, acceptLanguage, cookie, want string
+	}{
+		{"default", "", "", "came from another site"},
+		{"Accept-Language", "ko-KR,ko;q=0.9", "", "다른 사이트에서 보낸 요청"},
+		{"lang cookie wins", "ko", "en", "came from another site"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPortal(t)
+			b := p.browser()
+			header := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "cross-site"}
+			if tc.acceptLanguage != "" {
+				header["Accept-Language"] = tc.acceptLanguage
+			}
+			if tc.cookie != "" {
+				header["Cookie"] = "lang=" + tc.cookie
+			}
+			res := b.do(b.newRequest(http.MethodPost, "/logout", "", header))
+			if res.StatusCode != http.StatusForbidden {
+				t.Fatalf("status %d, want 403", res.StatusCode)
+			}
+			if !strings.Contains(res.Body, tc.want) {
+				t.Errorf("body %q, want it to contain %q", res.Body, tc.want)
+			}
+			if sc := res.Header.Values("Set-Cookie"); len(sc) != 0 {
+				t.Errorf("a refused cross-site request set cookies: %q", sc)
+			}
+		})
+	}
+}

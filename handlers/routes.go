@@ -68,10 +68,20 @@ func (a *App) Handler() (http.Handler, error) {
 	r.NoMethod(a.loadSession, a.methodNotAllowed)
 
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	// The refusal answers before the router, so before the session and the
+	// localize middleware: it reads the language itself, and stays plain
+	// text (no session, no CSRF token minted for a forged request).
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := ""
+		if ck, err := r.Cookie(cookieLang); err == nil {
+			lang = ck.Value
+		}
+		l := a.locale.Locale(a.locale.Negotiate(lang, r.Header.Get("Accept-Language")), nil)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Language", l.Lang())
+		w.Header().Set("Vary", "Accept-Language")
 		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte("Cross-site request refused.\n"))
+		_, _ = w.Write([]byte(l.T("error.cross_site") + "\n"))
 	}))
 	if a.cfg.Emulator == nil {
 		return cop.Handler(r), nil
