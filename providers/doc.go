@@ -8,11 +8,11 @@
 // PKCE or nonce, never verify the ID token, and speak OAuth 1.0a to X
 // (SECURITY.md K2–K4). Instead this package carries a generic OpenID Connect
 // provider (Google is one configuration of it) built on golang.org/x/oauth2 and
-// go-oidc, and an X provider on OAuth 2.0 with PKCE. goth's Facebook provider
-// is used as it is, wrapped so that its errors never carry the access token
-// (K5) and its calls are bounded by a timeout (K6). Kakao, Naver and GitHub
-// share a plain OAuth 2.0 provider (oauth2.go) rather than goth's, whose
-// exchange may send a code twice and which send no PKCE (see oauth2Provider).
+// go-oidc. goth's Facebook provider is used as it is, wrapped so that its
+// errors never carry the access token (K5) and its calls are bounded by a
+// timeout (K6). X, Kakao, Naver and GitHub share a plain OAuth 2.0 provider
+// (oauth2.go) rather than goth's, whose exchange may send a code twice and
+// which send no PKCE (see oauth2Provider).
 //
 // A flow is driven by the handler, which owns the state parameter:
 //

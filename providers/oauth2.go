@@ -15,10 +15,10 @@ import (
 )
 
 // oauth2Provider is the goth.Provider of a plain OAuth 2.0 provider, one
-// that issues no ID token: Kakao, Naver and GitHub. The flow is the
+// that issues no ID token: X, Kakao, Naver and GitHub. The flow is the
 // authorization code grant, with PKCE S256 where the provider takes it;
-// the client credentials travel in the token request's form (none of the
-// three documents HTTP Basic there), and the person is read from a profile
+// the client credentials travel in the token request's form (X alone wants
+// HTTP Basic there, see NewX), and the person is read from a profile
 // endpoint with the access token in the Authorization header.
 //
 // goth's own kakao, naver and github providers are not used: their token
@@ -37,6 +37,9 @@ type oauth2Provider struct {
 	// stateInToken sends the flow's state with the token request, which
 	// Naver's API documents as a parameter of that request.
 	stateInToken bool
+	// unnamedSessions accepts a stored session without a provider name as
+	// this provider's: X's sessions had none before X moved onto this core.
+	unnamedSessions bool
 	// profile reads the person with an access token.
 	profile func(ctx context.Context, accessToken string) (goth.User, error)
 	// revokeGrant ends the portal's access at the provider; nil when the
@@ -67,8 +70,9 @@ func resolveEndpoints(c Common, list []endpointSetting) error {
 }
 
 // newOAuth2Provider builds the parts every plain OAuth 2.0 provider
-// shares. The auth style is fixed: x/oauth2's auto-detection would retry
-// a failed exchange with the same code (A-11a).
+// shares. The auth style is fixed (credentials in the form; a provider may
+// fix another, as X does): x/oauth2's auto-detection would retry a failed
+// exchange with the same code (A-11a).
 func newOAuth2Provider(c Common, authURL, tokenURL string, scopes []string) *oauth2Provider {
 	return &oauth2Provider{
 		name:   c.Name,
@@ -129,7 +133,11 @@ func (p *oauth2Provider) BeginAuth(state string) (goth.Session, error) {
 // without its verifier, is refused.
 func (p *oauth2Provider) UnmarshalSession(data string) (goth.Session, error) {
 	var s oauth2Session
-	if err := json.Unmarshal([]byte(data), &s); err != nil || s.AuthURL == "" ||
+	err := json.Unmarshal([]byte(data), &s)
+	if s.Provider == "" && p.unnamedSessions {
+		s.Provider = p.name
+	}
+	if err != nil || s.AuthURL == "" ||
 		s.Provider != p.name || p.pkce && s.Verifier == "" {
 		return nil, newError(p.name, "session", ErrRejected, "stored session is unreadable")
 	}

@@ -78,9 +78,3 @@ func (p *oidcProvider) revoke(ctx context.Context, token string) error {
 	basic := d.oauth.Endpoint.AuthStyle != oauth2.AuthStyleInParams
 	return revokeAt(ctx, p.client, p.name, d.revocationURL, token, p.cfg.ClientID, p.cfg.ClientSecret, basic)
 }
-
-// revoke revokes at X's revoke URL; X wants a confidential client's
-// credentials in HTTP Basic.
-func (p *xProvider) revoke(ctx context.Context, token string) error {
-	return revokeAt(ctx, p.client, p.name, p.cfg.RevokeURL, token, p.cfg.ClientID, p.cfg.ClientSecret, true)
-}

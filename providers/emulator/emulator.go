@@ -71,6 +71,10 @@ type Emulator struct {
 	faults   map[string]Fault // key: provider + "/" + canonical endpoint
 	hits     map[string]int   // same keys as faults
 	wrongKey *wrongKey
+
+	// codeSweep and tokenSweep pace the deletion of long-expired codes
+	// and tokens (see sweepEvery).
+	codeSweep, tokenSweep sweeper
 }
 
 // Errors returned by the API. Handlers translate them to OAuth error answers.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,7 +58,29 @@ const (
 	// they are swept, so "expired" and "unknown" stay distinguishable for a
 	// while when debugging.
 	expiredKeep = time.Hour
+	// sweepEvery is how often saving a code or token also deletes the
+	// long-expired ones: not on every save, which would add two writes to
+	// every sign-in through SQLite's single writer. The reads compare
+	// expiry themselves, so an expired row that is still there is refused
+	// all the same.
+	sweepEvery = 30 * time.Second
 )
+
+// sweeper remembers when a table was last swept, so that concurrent
+// saves sweep it at most once per sweepEvery.
+type sweeper struct {
+	last atomic.Int64 // Unix nanoseconds of the last sweep; 0: never
+}
+
+// due reports whether the table should be swept at now, and claims the
+// sweep when it should: of concurrent callers only one gets true.
+func (s *sweeper) due(now time.Time) bool {
+	last := s.last.Load()
+	if last != 0 && now.Sub(time.Unix(0, last)) < sweepEvery && now.UnixNano() >= last {
+		return false
+	}
+	return s.last.CompareAndSwap(last, now.UnixNano())
+}
 
 // migrate creates the tables that do not exist yet. On PostgreSQL two
 // instances starting at once can both try to create a table, and the
@@ -109,12 +132,13 @@ type authCode struct {
 	Expires       time.Time
 }
 
-// saveCode stores a new code, sweeping long-expired ones on the way so the
-// table does not grow forever.
+// saveCode stores a new code, sweeping long-expired ones now and then so
+// the table does not grow forever.
 func (e *Emulator) saveCode(ctx context.Context, c authCode) error {
-	now := e.now()
-	if _, err := e.db.ExecContext(ctx, `DELETE FROM emulator_codes WHERE expires < $1`, now.Add(-expiredKeep).Unix()); err != nil {
-		return fmt.Errorf("emulator: sweep codes: %w", err)
+	if now := e.now(); e.codeSweep.due(now) {
+		if _, err := e.db.ExecContext(ctx, `DELETE FROM emulator_codes WHERE expires < $1`, now.Add(-expiredKeep).Unix()); err != nil {
+			return fmt.Errorf("emulator: sweep codes: %w", err)
+		}
 	}
 	_, err := e.db.ExecContext(ctx, `INSERT INTO emulator_codes
 		(code, provider, client_id, redirect_uri, sub, scope, nonce, code_challenge, created, expires, used)
@@ -167,10 +191,14 @@ type accessToken struct {
 	Expires  time.Time
 }
 
+// saveToken stores a new token, sweeping long-expired ones now and then
+// as saveCode does.
 func (e *Emulator) saveToken(ctx context.Context, t accessToken) error {
 	now := e.now()
-	if _, err := e.db.ExecContext(ctx, `DELETE FROM emulator_tokens WHERE expires < $1`, now.Add(-expiredKeep).Unix()); err != nil {
-		return fmt.Errorf("emulator: sweep tokens: %w", err)
+	if e.tokenSweep.due(now) {
+		if _, err := e.db.ExecContext(ctx, `DELETE FROM emulator_tokens WHERE expires < $1`, now.Add(-expiredKeep).Unix()); err != nil {
+			return fmt.Errorf("emulator: sweep tokens: %w", err)
+		}
 	}
 	_, err := e.db.ExecContext(ctx, `INSERT INTO emulator_tokens
 		(token, provider, client_id, sub, scope, created, expires, revoked)

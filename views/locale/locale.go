@@ -57,6 +57,9 @@ type Catalog struct {
 	codes   []string                   // Languages' codes, in the matcher's order
 	locs    map[string]*i18n.Localizer // one per language, shared by requests
 	plain   map[string]map[string]string
+	// fields holds, per language, the messages of one form whose
+	// template is only {{.Name}} fields, split ready for Td.
+	fields  map[string]map[string]*fieldTemplate
 	sources map[string]map[string][]string
 	// zones caches the time zones people chose: time.LoadLocation reads
 	// and parses a zoneinfo file on every call. Only names that loaded
@@ -77,6 +80,7 @@ func New() (*Catalog, error) {
 		bundle:  b,
 		locs:    map[string]*i18n.Localizer{},
 		plain:   map[string]map[string]string{},
+		fields:  map[string]map[string]*fieldTemplate{},
 		sources: map[string]map[string][]string{},
 	}
 	var tags []language.Tag
@@ -93,16 +97,27 @@ func New() (*Catalog, error) {
 		tags = append(tags, language.Make(l.Code))
 		c.codes = append(c.codes, l.Code)
 		c.locs[l.Code] = i18n.NewLocalizer(b, l.Code)
-		plain, sources := map[string]string{}, map[string][]string{}
+		plain, fields, sources := map[string]string{}, map[string]*fieldTemplate{}, map[string][]string{}
 		for _, m := range mf.Messages {
 			sources[m.ID] = forms(m)
 			// Most messages are one fixed string: kept ready, they skip
 			// go-i18n's language matching on every call.
-			if m.Zero == "" && m.One == "" && m.Two == "" && m.Few == "" && m.Many == "" && !strings.Contains(m.Other, "{{") {
+			if m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != "" {
+				continue
+			}
+			if !strings.Contains(m.Other, "{{") {
 				plain[m.ID] = m.Other
+				continue
+			}
+			// Messages of plain fields are filled in by concatenation
+			// rather than by running a text/template for every call.
+			if pt, err := (fieldParser{}).Parse(m.Other, m.LeftDelim, m.RightDelim); err == nil {
+				if ft, ok := pt.(*fieldTemplate); ok {
+					fields[m.ID] = ft
+				}
 			}
 		}
-		c.plain[l.Code], c.sources[l.Code] = plain, sources
+		c.plain[l.Code], c.fields[l.Code], c.sources[l.Code] = plain, fields, sources
 	}
 	c.matcher = language.NewMatcher(tags)
 	return c, nil
@@ -224,6 +239,12 @@ func (l *Locale) Td(key string, data Data) string {
 	if data == nil {
 		return l.T(key)
 	}
+	if t, ok := l.cat.fields[l.lang][key]; ok {
+		if s, err := t.Execute(data); err == nil && s != "" {
+			return s
+		}
+		return key
+	}
 	return l.localize(key, data, nil)
 }
 
@@ -237,7 +258,7 @@ func (l *Locale) Tn(key string, count int, data Data) string {
 }
 
 func (l *Locale) localize(key string, data Data, count any) string {
-	cfg := &i18n.LocalizeConfig{MessageID: key, PluralCount: count, TemplateParser: strict}
+	cfg := &i18n.LocalizeConfig{MessageID: key, PluralCount: count, TemplateParser: fieldParser{}}
 	if data != nil {
 		cfg.TemplateData = data
 	}
