@@ -42,6 +42,23 @@ func forEachWidth(t *testing.T, b *browser, srv *server, javaScript bool, j jour
 	}
 }
 
+// forEachWidthApart is forEachWidth for a journey that counts every
+// person the emulator lists: each width's run gets a server of its own,
+// so the runs side by side do not see each other's people.
+func forEachWidthApart(t *testing.T, b *browser, javaScript bool, j func(t *testing.T, tab *browser, srv *server, width int64)) {
+	t.Helper()
+	for _, width := range journeyWidths {
+		t.Run(widthName(width), func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t)
+			tab := newTab(t, b, javaScript)
+			t.Cleanup(func() { checkPageHealth(t, tab, srv.URL) })
+			setViewport(t, tab, width)
+			j(t, tab, srv, width)
+		})
+	}
+}
+
 // otherDevice is a tab of b with cookies of its own, JavaScript on, at
 // the browser's own size: the same person on another device. Its console
 // and CSP reports are checked at the end of the test.

@@ -35,9 +35,10 @@ const (
 )
 
 // TestSignInJourney is journey 1 of the sign-in issue in a real browser,
-// once per provider: choose the provider, create a person on the
-// emulator's consent page, land on the connected accounts, sign out, sign
-// in again as the same person and find the same single identity.
+// once per provider and per width of journeyWidths (each screen checked
+// for sideways scrolling and saved): choose the provider, create a person
+// on the emulator's consent page, land on the connected accounts, sign
+// out, sign in again as the same person and find the same single identity.
 //
 // Along the way it checks that htmx loads, that the session cookie is
 // linkport, HttpOnly and SameSite=Lax and survives the return from the
@@ -57,83 +58,87 @@ func TestSignInJourney(t *testing.T) {
 	} {
 		t.Run(tc.provider, func(t *testing.T) {
 			t.Parallel()
-			b := newBrowser(t)
-			srv := startServer(t)
 			art := artifactDir(t)
-			t.Cleanup(func() { checkPageHealth(t, b, srv.URL) })
+			// A server per width: the second sign-in wants the emulator to
+			// list exactly one person.
+			forEachWidthApart(t, newBrowser(t), true, func(t *testing.T, b *browser, srv *server, _ int64) {
+				// The login page: six labelled provider buttons, htmx loaded.
+				open(t, b, srv.URL+"/", "/")
+				buttons := run(t, b, chromedp.Evaluate[[]providerButton](readButtons))
+				want := []providerButton{
+					{"google", "Continue with Google"},
+					{"facebook", "Continue with Facebook"},
+					{"x", "Continue with X"},      // X's own wording, not the label
+					{"kakao", "Login with Kakao"}, // each brand's own wording
+					{"naver", "Log in with NAVER"},
+					{"github", "Sign in with GitHub"},
+				}
+				if diff := cmp.Diff(want, buttons); diff != "" {
+					t.Fatalf("login page buttons (-want +got):\n%s", diff)
+				}
+				checkHTMX(t, b, "login page")
+				capture(t, b, art, "1-login")
+				before := sessionCookie(t, b, srv.URL)
 
-			// The login page: six labelled provider buttons, htmx loaded.
-			open(t, b, srv.URL+"/", "/")
-			buttons := run(t, b, chromedp.Evaluate[[]providerButton](readButtons))
-			want := []providerButton{
-				{"google", "Continue with Google"},
-				{"facebook", "Continue with Facebook"},
-				{"x", "Continue with X"},      // X's own wording, not the label
-				{"kakao", "Login with Kakao"}, // each brand's own wording
-				{"naver", "Log in with NAVER"},
-				{"github", "Sign in with GitHub"},
-			}
-			if diff := cmp.Diff(want, buttons); diff != "" {
-				t.Fatalf("login page buttons (-want +got):\n%s", diff)
-			}
-			checkHTMX(t, b, "login page")
-			screenshot(t, b, art, "1-login")
-			before := sessionCookie(t, b, srv.URL)
+				// First sign-in: a new person on the consent page.
+				clickTo(t, b, providerButtonSel(tc.provider), "/_emulator/"+tc.provider+"/")
+				checkConsentPage(t, b, tc.emulatorTitle)
+				capture(t, b, art, "2-consent")
+				do(t, b,
+					chromedp.SendKeys(chromedp.ID("emulator-name"), tc.name),
+					chromedp.SendKeys(chromedp.ID("emulator-email"), tc.email),
+				)
+				if !run(t, b, chromedp.Evaluate[bool](`document.getElementById("emulator-email-verified").checked`)) {
+					do(t, b, chromedp.Click(chromedp.ID("emulator-email-verified")))
+				}
+				clickTo(t, b, chromedp.CSS(`[data-testid="emulator-continue"]`), "/accounts")
+				first := checkAccountsPage(t, b, tc.provider, tc.name, tc.email)
+				checkHTMX(t, b, "accounts page")
+				capture(t, b, art, "3-accounts")
 
-			// First sign-in: a new person on the consent page.
-			clickTo(t, b, providerButtonSel(tc.provider), "/_emulator/"+tc.provider+"/")
-			checkConsentPage(t, b, tc.emulatorTitle)
-			screenshot(t, b, art, "2-consent")
-			do(t, b,
-				chromedp.SendKeys(chromedp.ID("emulator-name"), tc.name),
-				chromedp.SendKeys(chromedp.ID("emulator-email"), tc.email),
-			)
-			if !run(t, b, chromedp.Evaluate[bool](`document.getElementById("emulator-email-verified").checked`)) {
-				do(t, b, chromedp.Click(chromedp.ID("emulator-email-verified")))
-			}
-			clickTo(t, b, chromedp.CSS(`[data-testid="emulator-continue"]`), "/accounts")
-			first := checkAccountsPage(t, b, tc.provider, tc.name, tc.email)
-			checkHTMX(t, b, "accounts page")
-			screenshot(t, b, art, "3-accounts")
+				// The session cookie came back from the provider (SameSite=Lax)
+				// and is a new one: signing in renews the token.
+				after := sessionCookie(t, b, srv.URL)
+				if after == nil {
+					t.Fatal("no linkport cookie after sign-in")
+				}
+				checkCookieAttributes(t, after)
+				if before != nil && before.Value == after.Value {
+					t.Error("the session cookie kept its value across sign-in; the token must be renewed")
+				}
 
-			// The session cookie came back from the provider (SameSite=Lax)
-			// and is a new one: signing in renews the token.
-			after := sessionCookie(t, b, srv.URL)
-			if after == nil {
-				t.Fatal("no linkport cookie after sign-in")
-			}
-			checkCookieAttributes(t, after)
-			if before != nil && before.Value == after.Value {
-				t.Error("the session cookie kept its value across sign-in; the token must be renewed")
-			}
+				// Sign out: back on the login page, signed out.
+				clickTo(t, b, chromedp.CSS(`[data-testid="logout"]`), "/login")
+				do(t, b, chromedp.WaitVisible(providerButtonSel(tc.provider)))
+				if n := len(run(t, b, chromedp.Evaluate[[]providerButton](readButtons))); n != len(want) {
+					t.Errorf("after sign-out the login page shows %d provider buttons, want %d", n, len(want))
+				}
+				if run(t, b, chromedp.Evaluate[bool](`document.querySelector('[data-testid="logout"]') !== null`)) {
+					t.Error("after sign-out the page still offers to sign out")
+				}
+				checkNotice(t, b, "status", "You are signed out.")
+				capture(t, b, art, "4-signed-out")
 
-			// Sign out: back on the login page, signed out.
-			clickTo(t, b, chromedp.CSS(`[data-testid="logout"]`), "/login")
-			do(t, b, chromedp.WaitVisible(providerButtonSel(tc.provider)))
-			if n := len(run(t, b, chromedp.Evaluate[[]providerButton](readButtons))); n != len(want) {
-				t.Errorf("after sign-out the login page shows %d provider buttons, want %d", n, len(want))
-			}
-			if run(t, b, chromedp.Evaluate[bool](`document.querySelector('[data-testid="logout"]') !== null`)) {
-				t.Error("after sign-out the page still offers to sign out")
-			}
-
-			// Second sign-in: the person the emulator remembers.
-			clickTo(t, b, providerButtonSel(tc.provider), "/_emulator/"+tc.provider+"/")
-			checkConsentPage(t, b, tc.emulatorTitle)
-			people := run(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid="emulator-person"]')).map((b) => b.textContent)`))
-			if len(people) != 1 || !strings.Contains(people[0], tc.name) || !strings.Contains(people[0], tc.email) {
-				t.Fatalf("consent page lists people %q, want one: %s <%s>", people, tc.name, tc.email)
-			}
-			clickTo(t, b, chromedp.CSS(`[data-testid="emulator-person"]`), "/accounts")
-			second := checkAccountsPage(t, b, tc.provider, tc.name, tc.email)
-			if diff := cmp.Diff(first, second); diff != "" {
-				t.Errorf("the second sign-in shows another identity (-first +second):\n%s", diff)
-			}
-			if c := sessionCookie(t, b, srv.URL); c != nil {
-				checkCookieAttributes(t, c)
-			} else {
-				t.Error("no linkport cookie after the second sign-in")
-			}
+				// Second sign-in: the person the emulator remembers.
+				clickTo(t, b, providerButtonSel(tc.provider), "/_emulator/"+tc.provider+"/")
+				checkConsentPage(t, b, tc.emulatorTitle)
+				people := run(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('[data-testid="emulator-person"]')).map((b) => b.textContent)`))
+				if len(people) != 1 || !strings.Contains(people[0], tc.name) || !strings.Contains(people[0], tc.email) {
+					t.Fatalf("consent page lists people %q, want one: %s <%s>", people, tc.name, tc.email)
+				}
+				capture(t, b, art, "5-consent-again")
+				clickTo(t, b, chromedp.CSS(`[data-testid="emulator-person"]`), "/accounts")
+				second := checkAccountsPage(t, b, tc.provider, tc.name, tc.email)
+				if diff := cmp.Diff(first, second); diff != "" {
+					t.Errorf("the second sign-in shows another identity (-first +second):\n%s", diff)
+				}
+				if c := sessionCookie(t, b, srv.URL); c != nil {
+					checkCookieAttributes(t, c)
+				} else {
+					t.Error("no linkport cookie after the second sign-in")
+				}
+				capture(t, b, art, "6-accounts-again")
+			})
 		})
 	}
 }
