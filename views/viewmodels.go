@@ -17,8 +17,6 @@ type Layout struct {
 	// content-hashed URL.
 	Assets   map[string]string
 	SignedIn bool
-	UserName string
-	Nonce    string
 	// Next is the local path the switchers return to: this page.
 	Next string
 	// Theme is the colour scheme the person chose: "light" or "dark"; ""
