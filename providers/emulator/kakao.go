@@ -46,14 +46,8 @@ func (e *Emulator) kakaoToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := e.issueToken(r, ac, kakaoTokenTTL)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "server_error", "the emulator could not save the token")
-		return
-	}
-	rt, err := e.issueRefresh(r, ac, kakaoRefreshTTL)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "server_error", "the emulator could not save the token")
+	t, rt, ok := e.issueTokens(w, r, ac, kakaoTokenTTL, kakaoRefreshTTL)
+	if !ok {
 		return
 	}
 	writeJSON(w, r, http.StatusOK, map[string]any{

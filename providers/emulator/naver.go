@@ -61,14 +61,8 @@ func (e *Emulator) naverToken(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		t, err := e.issueToken(r, ac, naverTokenTTL)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "server_error", "the emulator could not save the token")
-			return
-		}
-		rt, err := e.issueRefresh(r, ac, naverRefreshTTL)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "server_error", "the emulator could not save the token")
+		t, rt, ok := e.issueTokens(w, r, ac, naverTokenTTL, naverRefreshTTL)
+		if !ok {
 			return
 		}
 		writeJSON(w, r, http.StatusOK, map[string]any{

@@ -40,10 +40,20 @@ func formClient(w http.ResponseWriter, r *http.Request, form url.Values, c Clien
 // token is expected, nor the other way round.
 const refreshSuffix = "/refresh"
 
-// issueRefresh stores a refresh token for the code's person.
-func (e *Emulator) issueRefresh(r *http.Request, ac authCode, ttl time.Duration) (accessToken, error) {
-	ac.Provider += refreshSuffix
-	return e.issueToken(r, ac, ttl)
+// issueTokens stores an access token and a refresh token for the code's
+// person, as Kakao and Naver hand out both; on failure it writes the error
+// answer itself and ok is false.
+func (e *Emulator) issueTokens(w http.ResponseWriter, r *http.Request, ac authCode, ttl, refreshTTL time.Duration) (t, rt accessToken, ok bool) {
+	t, err := e.issueToken(r, ac, ttl)
+	if err == nil {
+		ac.Provider += refreshSuffix
+		rt, err = e.issueToken(r, ac, refreshTTL)
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "server_error", "the emulator could not save the token")
+		return t, rt, false
+	}
+	return t, rt, true
 }
 
 // refreshGrant checks a refresh_token grant and issues a new access token
